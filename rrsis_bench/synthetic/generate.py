@@ -1,0 +1,195 @@
+"""Generating a synthetic release in one of the raw layouts the builders read.
+
+Example:
+    >>> from rrsis_bench.synthetic import generate              # doctest: +SKIP
+    >>> result = generate("nwpu-refer", "/tmp/nwpu", n_images=30, size=256, seed=0)  # doctest: +SKIP
+    >>> result.root, result.counts()                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from rrsis_bench.errors import BuildError, OutputExistsError, UnknownNameError
+from rrsis_bench.progress import track
+from rrsis_bench.synthetic.base import Layout, SceneOutput, SceneTask, TruthExpression, split_plan
+from rrsis_bench.synthetic.phrase import RefSegRSLayout, RISBenchLayout
+from rrsis_bench.synthetic.refer import NWPUReferLayout, RRSISDLayout
+
+LAYOUTS: dict[str, type[Layout]] = {
+    "refsegrs": RefSegRSLayout,
+    "rrsis-d": RRSISDLayout,
+    "nwpu-refer": NWPUReferLayout,
+    "phrase": RISBenchLayout,
+}
+"""Layout name (``--layout``) to layout class."""
+
+BUILDER_OF_LAYOUT: dict[str, str] = {
+    "refsegrs": "refsegrs",
+    "rrsis-d": "rrsis-d",
+    "nwpu-refer": "nwpu-refer",
+    "phrase": "risbench",
+}
+"""The registered builder that reads each layout."""
+
+MIN_SIZE = 64
+MAX_SIZE = 4096
+
+
+@dataclass
+class SynthResult:
+    """A generated release.
+
+    Attributes:
+        out: The folder given as ``out``.
+        root: The release root (``out`` or its top folder, e.g. ``out/RefSegRS``).
+        layout: Layout name.
+        builder: The registered builder that reads it.
+        seed: The seed used.
+        size: Image side in pixels.
+        n_images: Distinct scenes generated.
+        truth: Every expression with the mask the grammar selected.
+    """
+
+    out: Path
+    root: Path
+    layout: str
+    builder: str
+    seed: int
+    size: int
+    n_images: int
+    truth: list[TruthExpression]
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """Expressions per split and target type (``{"train": {"single": ..}, ...}``)."""
+        out: dict[str, Counter[str]] = {}
+        for t in self.truth:
+            out.setdefault(t.split, Counter())[t.target_type] += 1
+        return {s: dict(sorted(c.items())) for s, c in out.items()}
+
+    def write_truth(self, path: Path) -> None:
+        """Write the truth as JSON Lines (one expression per line, generation order)."""
+        with open(path, "w", encoding="utf-8") as f:
+            for t in self.truth:
+                f.write(json.dumps(t.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def get_layout(name: str) -> Layout:
+    """Instantiate a layout by name.
+
+    Raises:
+        UnknownNameError: If ``name`` is not a layout.
+    """
+    key = name.strip().lower()
+    if key not in LAYOUTS:
+        raise UnknownNameError("layout", name, sorted(LAYOUTS))
+    return LAYOUTS[key]()
+
+
+def _job(args: tuple[Layout, SceneTask, str]) -> SceneOutput:
+    layout, task, root = args
+    return layout.scene(task, Path(root))
+
+
+def generate(
+    layout: str,
+    out: str | Path,
+    *,
+    n_images: int = 30,
+    size: int | None = None,
+    seed: int = 0,
+    num_proc: int = 1,
+    overwrite: bool = False,
+    progress: bool | None = None,
+) -> SynthResult:
+    """Generate a synthetic release in a raw layout.
+
+    The release is written to a temporary sibling of ``out`` and moved into place only when
+    complete. The same arguments give byte-identical files whatever ``num_proc``.
+
+    Args:
+        layout: ``refsegrs``, ``rrsis-d``, ``nwpu-refer`` or ``phrase`` (RISBench).
+        out: Folder to create; the release's own top folder (if it has one) goes inside.
+        n_images: Distinct scenes (images); at least 3, split 60/20/20 into train/val/test.
+        size: Image side in pixels (default: the layout's usual size).
+        seed: Seed of everything drawn.
+        num_proc: Processes drawing scenes.
+        overwrite: Replace ``out`` if it exists.
+        progress: Show a progress bar.
+
+    Raises:
+        UnknownNameError: Unknown layout.
+        ValueError: ``n_images`` below 3, ``size`` outside 64..4096, ``num_proc`` below 1.
+        OutputExistsError: ``out`` exists and is not empty, and ``overwrite`` is false.
+        BuildError: The output cannot be written.
+    """
+    lay = get_layout(layout)
+    side = int(size if size is not None else lay.default_size)
+    if not MIN_SIZE <= side <= MAX_SIZE:
+        raise ValueError(
+            f"Expected --size between {MIN_SIZE} and {MAX_SIZE} pixels, but got {side}"
+        )
+    if num_proc < 1:
+        raise ValueError(f"Expected --num-proc of at least 1, but got {num_proc}")
+    splits = split_plan(n_images)
+    out_path = Path(out).expanduser().absolute()
+    if out_path.exists() and (not out_path.is_dir() or any(out_path.iterdir())):
+        if not overwrite:
+            raise OutputExistsError(
+                f"{out_path} already exists and is not empty; choose another --out or pass --overwrite"
+            )
+    tmp = out_path.parent / f".{out_path.name}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        root = tmp / lay.subdir if lay.subdir else tmp
+        root.mkdir(parents=True)
+        tasks = lay.plan(n_images, splits, seed, side)
+        jobs = [(lay, t, str(root)) for t in tasks]
+        outputs: list[SceneOutput]
+        if num_proc > 1 and len(jobs) > 1:
+            chunk = max(1, min(16, len(jobs) // (num_proc * 4)))
+            with ProcessPoolExecutor(max_workers=num_proc) as pool:
+                outputs = list(
+                    track(
+                        pool.map(_job, jobs, chunksize=chunk),
+                        f"generating {lay.name}",
+                        len(jobs),
+                        progress,
+                    )
+                )
+        else:
+            outputs = [_job(j) for j in track(jobs, f"generating {lay.name}", len(jobs), progress)]
+        truth = lay.finish(root, outputs)
+        if out_path.exists():
+            old = out_path.parent / f".{out_path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(out_path, old)
+            os.replace(tmp, out_path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out_path)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise BuildError(
+            f"{exc.filename or out_path}: cannot write the synthetic release "
+            f"({exc.strerror or exc}); choose a writable --out with free space"
+        ) from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    final_root = out_path / lay.subdir if lay.subdir else out_path
+    return SynthResult(
+        out=out_path,
+        root=final_root,
+        layout=lay.name,
+        builder=BUILDER_OF_LAYOUT[lay.name],
+        seed=seed,
+        size=side,
+        n_images=n_images,
+        truth=truth,
+    )
