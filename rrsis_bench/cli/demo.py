@@ -1,0 +1,84 @@
+"""Synthetic data and the end-to-end demo: ``synth`` and ``demo``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rrsis_bench.cli.common import (
+    DebugOpt,
+    QuietOpt,
+    app,
+    console,
+    err_console,
+    handle_errors,
+    print_error,
+)
+from rrsis_bench.errors import RRSISBenchError
+
+LayoutOpt = Annotated[
+    str,
+    typer.Option(
+        "--layout",
+        help="Raw layout to write: refsegrs, rrsis-d, nwpu-refer or phrase (RISBench).",
+    ),
+]
+
+
+@app.command()
+@handle_errors
+def synth(
+    layout: LayoutOpt,
+    out: Annotated[Path, typer.Option("--out", help="Folder to create for the release.")],
+    images: Annotated[
+        int, typer.Option("--images", min=3, help="Distinct images (scenes), split 60/20/20.")
+    ] = 30,
+    size: Annotated[
+        int | None,
+        typer.Option("--size", help="Image side in pixels (default: the layout's usual size)."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed (same seed, same bytes).")] = 0,
+    num_proc: Annotated[int, typer.Option("--num-proc", min=1, help="Processes.")] = 1,
+    truth: Annotated[
+        Path | None,
+        typer.Option("--truth", help="Also write every expression's true mask here (JSONL)."),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace --out if it exists.")
+    ] = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Generate a synthetic RRSIS release in one of the raw layouts the builders read."""
+    from rrsis_bench.synthetic import generate
+
+    try:
+        result = generate(
+            layout,
+            out,
+            n_images=images,
+            size=size,
+            seed=seed,
+            num_proc=num_proc,
+            overwrite=overwrite,
+        )
+    except ValueError as exc:
+        if isinstance(exc, RRSISBenchError):
+            raise
+        print_error(str(exc))
+        raise typer.Exit(2) from None
+    if truth is not None:
+        result.write_truth(truth)
+    for split, counts in result.counts().items():
+        parts = ", ".join(f"{n:,} {t}" for t, n in counts.items())
+        err_console.print(f"{split}: {parts}", markup=False)
+    err_console.print(
+        f"{result.n_images} images of {result.size}×{result.size} px, layout {result.layout}; "
+        f"build it with: rrsis-bench build {result.builder} --raw {result.out}",
+        markup=False,
+    )
+    if truth is not None:
+        err_console.print(f"true masks written to {truth}", markup=False)
+    console.print(str(result.root), markup=False)
