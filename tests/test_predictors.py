@@ -1,0 +1,134 @@
+"""Reference predictors on a tiny dataset whose answers are computed by hand."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from data.predictors.data import CORNER, SIZE, build
+
+from rrsis_bench import masks
+from rrsis_bench.errors import DatasetNotFoundError, UnknownNameError
+from rrsis_bench.lexicon import CategoryLexicon
+from rrsis_bench.predictors import (
+    CategoryPrior,
+    predict_empty,
+    predict_full_image,
+    run_predictor,
+    write_jsonl,
+)
+
+CAR_6 = np.array([[1, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def prior(tiny):
+    return CategoryPrior.fit(tiny, grid=SIZE)
+
+
+def test_priors_are_mean_training_masks(prior):
+    assert prior.counts == {"car": 2, "ship": 1}
+    assert prior.priors["car"].tolist() == [
+        [1.0, 1.0, 0.5, 0.5],
+        [0.5, 0.5, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0],
+    ]
+    assert prior.priors["ship"].tolist() == CORNER.astype(float).tolist()
+    # 0.5 quantises to level 128 (round half to even of 127.5), 1 to 255
+    assert sorted(np.unique(prior.levels("car", 4, 4)).tolist()) == [0, 128, 255]
+
+
+def test_threshold_maximises_validation_oiou(prior):
+    # levels 1..128 predict 6 car pixels: v1 I=5 U=6, v2 I=1 U=2, v3 (no category) I=0 U=1,
+    # v4 (no target, car predicted) U=6 -> 6/15 = 40 %.  Levels 129..255 predict 2 car pixels:
+    # v1 I=2 U=5, v2 I=1 U=2, v3 U=1, v4 U=2 -> 3/10 = 30 %.  Ties go to the lowest level.
+    assert prior.level == 1
+    assert prior.val_oiou == pytest.approx(40.0)
+    assert prior.val_curve[0] == pytest.approx(40.0)
+    assert prior.val_curve[127] == pytest.approx(40.0)
+    assert prior.val_curve[128] == pytest.approx(30.0)
+    assert prior.val_curve[254] == pytest.approx(30.0)
+    assert len(prior.val_curve) == 255
+
+
+def test_category_prior_predictions(tiny, prior):
+    preds = {p.sample_id: p for p in prior.predict(tiny, "test")}
+    assert sorted(preds) == ["x1", "x2", "x3", "x4"]
+    assert (masks.decode(preds["x1"].mask) == CAR_6).all() and not preds["x1"].no_target
+    assert (masks.decode(preds["x2"].mask) == CORNER).all() and not preds["x2"].no_target
+    assert masks.area(preds["x3"].mask) == 0 and preds["x3"].no_target  # "boat": no category
+    assert (masks.decode(preds["x4"].mask) == CORNER).all()  # "red ship" names a ship
+    assert preds["x1"].mask["size"] == [SIZE, SIZE]
+
+
+def test_empty_and_full_image(tiny):
+    empty = list(predict_empty(tiny, "val"))
+    full = list(predict_full_image(tiny, "val"))
+    assert [p.sample_id for p in empty] == ["v1", "v2", "v3", "v4"]
+    assert all(masks.area(p.mask) == 0 and p.no_target for p in empty)
+    assert all(masks.area(p.mask) == SIZE * SIZE and not p.no_target for p in full)
+
+
+def test_run_predictor_writes_jsonl(tmp_path, tiny):
+    paths = run_predictor("category-prior", tiny, ["val", "test"], tmp_path / "cp")
+    assert sorted(paths) == ["test", "val"]
+    lines = paths["test"].read_text().splitlines()
+    rows = [json.loads(x) for x in lines]
+    assert [r["sample_id"] for r in rows] == ["x1", "x2", "x3", "x4"]
+    assert rows[2] == {"mask": masks.empty(4, 4), "no_target": True, "sample_id": "x3"}
+    assert set(rows[0]) == {"sample_id", "mask", "no_target"}
+    assert write_jsonl([], tmp_path / "none" / "p.jsonl") == 0
+
+
+def test_errors(tmp_path, tiny):
+    with pytest.raises(
+        UnknownNameError,
+        match="Expected predictor to be one of empty, full-image, category-prior, but got 'oracle'",
+    ):
+        run_predictor("oracle", tiny, ["val"], tmp_path)
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny, copy)
+    m = json.loads((copy / "manifest.json").read_text())
+    del m["splits"]["train"]
+    (copy / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(
+        DatasetNotFoundError, match="the build has no split 'train'; it has val, test"
+    ):
+        CategoryPrior.fit(copy)
+    with pytest.raises(DatasetNotFoundError, match="the build has no split 'train'"):
+        run_predictor("category-prior", copy, ["test"], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_lexicon_finds_heads_in_english_and_chinese():
+    lex = CategoryLexicon.fit(
+        [("the runway", ["airplaneroad"])] * 3
+        + [("跑道", ["airplaneroad"])] * 3
+        + [("the ship", ["ship"]), ("船", ["ship"])] * 3,
+        min_support=3,
+    )
+    # "the" occurs in 6 English texts, 3 of them about the runway: precision 0.5, not learned
+    assert lex.learned == {
+        "runway": "airplaneroad",
+        "therunway": "airplaneroad",
+        "跑": "airplaneroad",
+        "跑道": "airplaneroad",
+        "道": "airplaneroad",
+        "船": "ship",
+        "theship": "ship",
+    }
+    assert lex.find("the ship to the left of the runway") == "ship"
+    assert lex.find("跑道左边的船") == "ship"
+    assert lex.find("船左边的跑道") == "airplaneroad"
+    assert lex.find("the storage tanks") is None
+    names = CategoryLexicon.from_names(["storagetank", "Expressway-Service-area"])
+    assert names.find("all storage tanks") == "storagetank"
+    assert names.find("The expressway service area") == "Expressway-Service-area"
