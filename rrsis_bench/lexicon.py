@@ -84,7 +84,7 @@ class CategoryLexicon:
     @classmethod
     def from_names(cls, names: Iterable[str]) -> CategoryLexicon:
         """A lexicon of the category names only."""
-        keys = {}
+        keys: dict[str, str] = {}
         for name in sorted(set(names)):
             key = _name_key(name)
             if key:
