@@ -37,10 +37,10 @@ def png_rgb(image: np.ndarray) -> bytes:
 
 
 def mask_tiff(mask: np.ndarray) -> bytes:
-    """Binary mask as a single-channel 8-bit TIFF, foreground 255, Deflate-compressed."""
+    """Binary mask as a single-channel 8-bit TIFF, foreground 255, LZW-compressed."""
     buf = io.BytesIO()
     Image.fromarray((mask != 0).astype(np.uint8) * 255, mode="L").save(
-        buf, "TIFF", compression="tiff_adobe_deflate"
+        buf, "TIFF", compression="tiff_lzw"
     )
     return buf.getvalue()
 

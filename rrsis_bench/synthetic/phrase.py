@@ -4,7 +4,7 @@ RefSegRS (``research/datasets.md`` §1)::
 
     <out>/RefSegRS/images/<id>.tif        RGB TIFF, one file per expression (the same tile
                                           repeats under several ids)
-    <out>/RefSegRS/masks/<id>.tif         single-channel Deflate TIFF, foreground 255
+    <out>/RefSegRS/masks/<id>.tif         single-channel LZW TIFF, foreground 255
     <out>/RefSegRS/output_phrase_{train,val,test}.txt   ``<id> <expression>`` per line
 
 Ids are decimal, unpadded and not contiguous; expressions are lower-case lexicon phrases; a

@@ -57,7 +57,7 @@ def runs(counts: str) -> np.ndarray:
 
 
 def window(rle: Rle, x0: int, x1: int, y0: int, y1: int) -> np.ndarray:
-    """Boolean mask of the pixels ``[y0:y1, x0:x1]`` of ``rle`` (column-major decoding)."""
+    """Boolean mask of the pixels ``[y0:y1, x0:x1]`` of ``rle`` (a view; column-major decoding)."""
     h = int(rle["size"][0])
     r = runs(rle["counts"])
     bounds = np.cumsum(r)
@@ -65,12 +65,12 @@ def window(rle: Rle, x0: int, x1: int, y0: int, y1: int) -> np.ndarray:
     ends = bounds[1::2]
     lo, hi = x0 * h, x1 * h
     keep = (ends > lo) & (starts < hi)
-    s = np.clip(starts[keep], lo, hi) - lo
-    e = np.clip(ends[keep], lo, hi) - lo
+    s = np.maximum(starts[keep], lo) - lo
+    e = np.minimum(ends[keep], hi) - lo
     n = hi - lo + 1
     diff = np.bincount(s, minlength=n)[:n] - np.bincount(e, minlength=n)[:n]
     cols = (np.cumsum(diff[:-1]) > 0).reshape(x1 - x0, h)
-    return np.ascontiguousarray(cols.T[y0:y1])
+    return cols.T[y0:y1]
 
 
 def extent(

@@ -449,10 +449,11 @@ def _place_things(
                 or verts[:, 1].max() > height - 1
             ):
                 continue
+            if _surely_blocked(verts, px, py, canvas, support):
+                continue
             frame = (px, py, length, wid, angle)
-            colour = _colour(rng, look)
             p = _make(
-                category.archetype, category, verts, width, height, colour, size, angle, frame, True
+                category.archetype, category, verts, width, height, "", size, angle, frame, True
             )
             if p is None:
                 continue
@@ -466,9 +467,26 @@ def _place_things(
                     continue
             if (p.m & blocked).any():
                 continue
+            p.colour = _colour(rng, look)
             canvas.add(p)
             out.append(p)
             if anchor is None:
                 anchor = (px, py)
             break
     return out
+
+
+def _surely_blocked(
+    verts: np.ndarray, px: float, py: float, canvas: _Canvas, support: np.ndarray | None
+) -> bool:
+    """Cheap rejection before rasterising: the centre or a vertex lies on a taken pixel.
+
+    Rejecting a candidate only changes where objects end up, never a mask, so this test may
+    be stricter than the exact one that follows.
+    """
+    xs = np.minimum(np.append(verts[:, 0], px).astype(int), canvas.w - 1)
+    ys = np.minimum(np.append(verts[:, 1], py).astype(int), canvas.h - 1)
+    taken = canvas.things[ys, xs]
+    if support is None:
+        taken |= canvas.background[ys, xs]
+    return bool(taken.any())
