@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -18,6 +18,25 @@ DatasetArg = Annotated[
 RawOpt = Annotated[
     Path, typer.Option("--raw", help="The raw release folder (either level) or archive.")
 ]
+OptionsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        "-o",
+        help="Builder option KEY=VALUE, repeatable (e.g. -o image_dir=img -o mask_dir=gt for "
+        "the generic phrase reader); recorded in the manifest.",
+    ),
+]
+
+
+def _parse_options(values: list[str] | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"Expected KEY=VALUE, but got {item!r}", param_hint="--option")
+        options[key.strip()] = value.strip()
+    return options
 
 
 def _print_report(report: Report, examples: int = 2) -> None:
@@ -46,14 +65,23 @@ def build(
         bool, typer.Option("--overwrite", help="Replace an existing build.")
     ] = False,
     deep: Annotated[bool, typer.Option("--deep", help="Decode every image (slower).")] = False,
+    option: OptionsOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Build a dataset from its raw release into the unified format."""
     from rrsis_bench.builders import build as build_dataset
 
+    options = _parse_options(option)
     result = build_dataset(
-        dataset, raw, out, num_proc=num_proc, strict=strict, overwrite=overwrite, deep=deep
+        dataset,
+        raw,
+        out,
+        num_proc=num_proc,
+        strict=strict,
+        overwrite=overwrite,
+        deep=deep,
+        **options,
     )
     _print_report(result.report)
     for split, c in result.counts.items():
@@ -79,13 +107,15 @@ def validate(
         Path | None, typer.Option("--json", help="Write the full report here.")
     ] = None,
     examples: Annotated[int, typer.Option("--examples", help="Examples printed per rule.")] = 3,
+    option: OptionsOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Check a raw release against every validation rule without building it."""
     from rrsis_bench.builders import validate as validate_raw
 
-    result = validate_raw(dataset, raw, num_proc=num_proc, deep=deep)
+    options = _parse_options(option)
+    result = validate_raw(dataset, raw, num_proc=num_proc, deep=deep, **options)
     _print_report(result.report, examples)
     if json_out is not None:
         result.report.write(json_out)
