@@ -230,7 +230,11 @@ class PhraseBuilder(Builder):
             for name in self.layout.archives:
                 if (raw / name).is_file():
                     return self._root_in_archive(raw / name)
-            archives = f" or {', '.join(self.layout.archives)}" if self.layout.archives else ""
+            archives = (
+                f", or {' or '.join(self.layout.archives)} in this folder"
+                if self.layout.archives
+                else ""
+            )
             raise DatasetNotFoundError(
                 f"{raw}: no {self.layout.title} release found; expected {self._expected()} "
                 f"in this folder or one below it{archives}"
@@ -271,8 +275,8 @@ class PhraseBuilder(Builder):
                 files[split] = found
         if missing or image_dir is None or mask_dir is None:
             raise DatasetNotFoundError(
-                f"{root}: incomplete {self.layout.title} release: {', '.join(missing)} "
-                "missing; download or extract the whole release again"
+                f"{root}: incomplete {self.layout.title} release, missing "
+                f"{', '.join(missing)}; download or extract the whole release again"
             )
         return ResolvedLayout(image_dir, mask_dir, files)
 

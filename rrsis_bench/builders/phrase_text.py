@@ -106,11 +106,15 @@ def parse_line(
     if id_pattern is not None and not id_pattern.fullmatch(stem):
         bad_id = True
     if bad_id:
-        expected = f"matching {id_pattern.pattern!r}" if id_pattern is not None else "a file name"
+        expected = (
+            f"an id matching {id_pattern.pattern!r}"
+            if id_pattern is not None
+            else "a file name without folders"
+        )
         return LineProblem(
             "line-malformed",
             lineno,
-            f"the first token {token[:40]!r} is not an id {expected}; expected `<id> <expression>`",
+            f"the first token {token[:40]!r} is not {expected}; expected `<id> <expression>`",
         )
     if len(parts) < 2:
         return LineProblem("text-empty", lineno, f"id {token!r} has no expression after it")
