@@ -54,7 +54,7 @@ def test_parse_line_problems() -> None:
     assert parse_line("abc road", 5, DIGITS) == LineProblem(
         "line-malformed",
         5,
-        "the first token 'abc' is not an id matching '\\\\d+'; expected `<id> <expression>`",
+        "the first token 'abc' is not an id matching `\\d+`; expected `<id> <expression>`",
     )
     assert parse_line("../x.png road", 6) == LineProblem(
         "line-malformed",

@@ -111,7 +111,7 @@ def test_validation_findings_by_rule(built: Path) -> None:
     }
     messages = {f["rule"]: f["message"] for f in v["findings"]}
     assert messages["line-malformed"] == (
-        "output_phrase_train.txt:4: the first token 'abc12' is not an id matching '\\\\d+'; "
+        "output_phrase_train.txt:4: the first token 'abc12' is not an id matching `\\d+`; "
         "expected `<id> <expression>`"
     )
     assert messages["line-duplicate"] == (
@@ -402,3 +402,26 @@ def test_load_dataset_with_features(built: Path) -> None:
     row = ds["test"].filter(lambda r: r["image_id"] == "4213")[0]
     assert row["image"].size == (32, 32)
     assert row["expressions"][0]["text"] == "van driving on the road"
+
+
+def test_pre_release_alias_layout(raw: Path, tmp_path: Path) -> None:
+    old = tmp_path / "new_dataset2"
+    shutil.copytree(raw / "RefSegRS", old)
+    (old / "images").rename(old / "images2")
+    (old / "masks").rename(old / "masks2")
+    (old / "output_phrase_val.txt").rename(old / "output_phrase_val3.txt")
+    (old / "output_phrase_test.txt").rename(old / "output_phrase_test3.txt")
+    out = tmp_path / "out"
+    build("refsegrs", tmp_path, out)
+    manifest = open_dataset(out).manifest
+    assert manifest["counts"]["expressions"] == 19
+    assert (manifest["options"]["image_dir"], manifest["options"]["mask_dir"]) == (
+        "images2",
+        "masks2",
+    )
+    assert manifest["options"]["phrase_files"] == {
+        "train": "output_phrase_train.txt",
+        "val": "output_phrase_val3.txt",
+        "test": "output_phrase_test3.txt",
+    }
+    assert _rows(out)["4213"]["file_name"] == "images2/4213.tif"

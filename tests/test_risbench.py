@@ -95,7 +95,7 @@ def test_flags_exclusions_noise_and_categories(built: Path) -> None:
     )
     assert by_rule["mask-value-set"] == (
         "9 masks hold the values {0, 255}: {0, 255} in 9; binarised with value > 50; "
-        "1 masks: RGB mask with identical channels: one channel used"
+        "1 mask: RGB mask with identical channels: one channel used"
     )
 
 

@@ -214,7 +214,9 @@ def report_values(ctx: BuildContext, samples: list[Sample], threshold: int) -> N
         + f"; binarised with value > {threshold}"
     )
     if notes:
-        message += "; " + "; ".join(f"{n:,} masks: {note}" for note, n in sorted(notes.items()))
+        message += "; " + "; ".join(
+            f"{n:,} mask{'' if n == 1 else 's'}: {note}" for note, n in sorted(notes.items())
+        )
     ctx.report.add("mask-value-set", message)
 
 

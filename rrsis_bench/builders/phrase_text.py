@@ -107,7 +107,7 @@ def parse_line(
         bad_id = True
     if bad_id:
         expected = (
-            f"an id matching {id_pattern.pattern!r}"
+            f"an id matching `{id_pattern.pattern}`"
             if id_pattern is not None
             else "a file name without folders"
         )
