@@ -14,7 +14,7 @@ from data.refsegrs.data import mask_array, write_refsegrs, zip_release
 from pycocotools import mask as coco_mask
 
 from rrsis_bench.builders import build, validate
-from rrsis_bench.errors import DatasetNotFoundError, FormatError, UnsafeArchiveError
+from rrsis_bench.errors import BuildError, DatasetNotFoundError, FormatError, UnsafeArchiveError
 from rrsis_bench.registry import get_spec
 from rrsis_bench.schema import FEATURES, TARGET_TYPES
 from rrsis_bench.store import open_dataset
@@ -425,3 +425,28 @@ def test_pre_release_alias_layout(raw: Path, tmp_path: Path) -> None:
         "test": "output_phrase_test3.txt",
     }
     assert _rows(out)["4213"]["file_name"] == "images2/4213.tif"
+
+
+def test_atomic_failure_while_writing_shards(
+    raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    build("refsegrs", raw, out)
+    before = _tree_hashes(out)
+    import rrsis_bench.store as store
+
+    real = store._read_image_bytes
+    calls = {"n": 0}
+
+    def flaky(rec):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise BuildError(f"{rec.source}: vanished during the build")
+        return real(rec)
+
+    monkeypatch.setattr(store, "_read_image_bytes", flaky)
+    with pytest.raises(BuildError, match="vanished during the build"):
+        build("refsegrs", raw, out, overwrite=True)
+    assert calls["n"] == 5
+    assert _tree_hashes(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
