@@ -126,8 +126,10 @@ def test_generic_phrase_with_options(tmp_path: Path) -> None:
         "error: Expected phrase-file option to be one of dataset_name, title, image_dir"
     )
     malformed = runner.invoke(app, [*args, "-o", "image_dir"])
-    assert malformed.exit_code == 2
-    assert "Expected KEY=VALUE, but got 'image_dir'" in malformed.output
+    assert malformed.exit_code == 1
+    assert malformed.stderr.strip() == (
+        "error: --option 'image_dir' is not KEY=VALUE (e.g. --option group=true)"
+    )
 
 
 def test_datasets_lists_phrase_family() -> None:

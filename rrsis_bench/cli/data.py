@@ -18,25 +18,28 @@ DatasetArg = Annotated[
 RawOpt = Annotated[
     Path, typer.Option("--raw", help="The raw release folder (either level) or archive.")
 ]
-OptionsOpt = Annotated[
+OptionOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--option",
         "-o",
-        help="Builder option KEY=VALUE, repeatable (e.g. -o image_dir=img -o mask_dir=gt for "
-        "the generic phrase reader); recorded in the manifest.",
+        help="Builder option KEY=VALUE (repeatable), e.g. -o group=true; "
+        "see `rrsis-bench datasets` for each builder's options.",
     ),
 ]
 
 
-def _parse_options(values: list[str] | None) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for item in values or []:
+def parse_options(items: list[str] | None) -> dict[str, Any]:
+    """Turn ``KEY=VALUE`` strings into a dict (a bad item raises ``FormatError``)."""
+    from rrsis_bench.errors import FormatError
+
+    out: dict[str, Any] = {}
+    for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise typer.BadParameter(f"Expected KEY=VALUE, but got {item!r}", param_hint="--option")
-        options[key.strip()] = value.strip()
-    return options
+            raise FormatError(f"--option {item!r} is not KEY=VALUE (e.g. --option group=true)")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def _print_report(report: Report, examples: int = 2) -> None:
@@ -65,14 +68,13 @@ def build(
         bool, typer.Option("--overwrite", help="Replace an existing build.")
     ] = False,
     deep: Annotated[bool, typer.Option("--deep", help="Decode every image (slower).")] = False,
-    option: OptionsOpt = None,
+    option: OptionOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Build a dataset from its raw release into the unified format."""
     from rrsis_bench.builders import build as build_dataset
 
-    options = _parse_options(option)
     result = build_dataset(
         dataset,
         raw,
@@ -81,7 +83,7 @@ def build(
         strict=strict,
         overwrite=overwrite,
         deep=deep,
-        **options,
+        **parse_options(option),
     )
     _print_report(result.report)
     for split, c in result.counts.items():
@@ -107,15 +109,14 @@ def validate(
         Path | None, typer.Option("--json", help="Write the full report here.")
     ] = None,
     examples: Annotated[int, typer.Option("--examples", help="Examples printed per rule.")] = 3,
-    option: OptionsOpt = None,
+    option: OptionOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Check a raw release against every validation rule without building it."""
     from rrsis_bench.builders import validate as validate_raw
 
-    options = _parse_options(option)
-    result = validate_raw(dataset, raw, num_proc=num_proc, deep=deep, **options)
+    result = validate_raw(dataset, raw, num_proc=num_proc, deep=deep, **parse_options(option))
     _print_report(result.report, examples)
     if json_out is not None:
         result.report.write(json_out)
