@@ -39,6 +39,7 @@ from rrsis_bench.card import CardInfo
 from rrsis_bench.errors import DatasetNotFoundError, OptionError, UnknownNameError
 from rrsis_bench.registry import DatasetSpec, register
 from rrsis_bench.schema import SPLITS, ImageRecord, make_sample_id, natural_key
+from rrsis_bench.validate import Report
 
 SPLIT_PRIORITY: tuple[str, ...] = ("test", "val", "train")
 """Which split keeps an id listed in several: evaluation splits stay as published."""
@@ -502,7 +503,7 @@ def _find_file(listing: _Listing, stem: str, suffix: str, default_ext: str) -> s
     return matches[0] if len(matches) == 1 else None
 
 
-def _report_noise(report: Any, split: str, rel: str, line: PhraseLine) -> None:
+def _report_noise(report: Report, split: str, rel: str, line: PhraseLine) -> None:
     kinds = [n for n in line.noise if n != "CR line ending"]
     if kinds:
         report.add(
