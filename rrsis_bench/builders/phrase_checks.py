@@ -28,7 +28,7 @@ from rrsis_bench.schema import (
 from rrsis_bench.validate import Report
 
 if TYPE_CHECKING:
-    from rrsis_bench.builders.phrase import PhraseLayout
+    from rrsis_bench.builders.phrase_layout import PhraseLayout
 
 
 @dataclass
