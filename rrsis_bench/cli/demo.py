@@ -82,3 +82,31 @@ def synth(
     if truth is not None:
         err_console.print(f"true masks written to {truth}", markup=False)
     console.print(str(result.root), markup=False)
+
+
+@app.command()
+@handle_errors
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", help="Demo folder (an earlier demo there is replaced).")
+    ] = Path("demo-output"),
+    images: Annotated[int, typer.Option("--images", min=10, help="Synthetic images.")] = 90,
+    size: Annotated[int, typer.Option("--size", min=64, help="Image side in pixels.")] = 384,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of data and bootstrap.")] = 0,
+    num_proc: Annotated[int, typer.Option("--num-proc", min=1, help="Processes.")] = 2,
+    n_boot: Annotated[
+        int, typer.Option("--n-boot", min=0, help="Bootstrap replicates (0: no intervals).")
+    ] = 1000,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the whole pipeline on synthetic data: generate, inspect, build, validate, predict, score, report."""
+    from rrsis_bench.demo import run_demo
+
+    err_console.print(
+        f"rrsis-bench demo: {images} synthetic NWPU-Refer images of {size}×{size} px → {out}",
+        markup=False,
+    )
+    result = run_demo(out, images=images, size=size, seed=seed, num_proc=num_proc, n_boot=n_boot)
+    for line in result.summary_lines():
+        console.print(line, markup=False, highlight=False)
