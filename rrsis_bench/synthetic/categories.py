@@ -77,304 +77,94 @@ class Archetype:
     background: bool = False
 
 
-ARCHETYPES: dict[str, Archetype] = {
-    # vehicles
-    "car": Archetype(
-        "rect",
-        (0.030, 0.040),
-        (0.45, 0.52),
-        ("white", "black", "red", "blue", "gray"),
-        "windshield",
-        (2, 6),
-        cluster=True,
-    ),
-    "van": Archetype(
-        "rect",
-        (0.042, 0.050),
-        (0.42, 0.48),
-        ("white", "gray", "blue"),
-        "windshield",
-        (1, 3),
-        cluster=True,
-    ),
-    "truck": Archetype(
-        "rect", (0.065, 0.085), (0.32, 0.38), ("white", "red", "blue", "yellow"), "cab", (1, 3)
-    ),
-    "bus": Archetype(
-        "rect", (0.075, 0.095), (0.28, 0.32), ("yellow", "white", "red"), "ridge", (1, 2)
-    ),
-    "trailer": Archetype("rect", (0.085, 0.105), (0.26, 0.30), ("gray", "white"), None, (1, 2)),
-    "digger": Archetype("rect", (0.035, 0.050), (0.48, 0.55), ("yellow", "orange"), "cab", (1, 3)),
-    "train": Archetype(
-        "rect", (0.28, 0.40), (0.06, 0.08), ("gray", "white", "red"), "rails", (1, 1)
-    ),
-    "helicopter": Archetype(
-        "plus", (0.045, 0.060), (0.20, 0.24), ("gray", "white", "green"), None, (1, 2)
-    ),
-    "airplane": Archetype("airplane", (0.10, 0.15), (0.85, 1.00), ("white", "gray"), None, (1, 3)),
-    "ship": Archetype(
-        "ship", (0.08, 0.14), (0.22, 0.30), ("white", "gray", "red", "blue"), "ridge", (1, 4)
-    ),
-    # buildings and structures
-    "building": Archetype(
-        "rect",
-        (0.08, 0.15),
-        (0.50, 0.90),
-        ("gray", "white", "red", "brown", "blue"),
-        "ridge",
-        (1, 4),
-    ),
-    "storage_tank": Archetype(
-        "ellipse",
-        (0.050, 0.085),
-        (1.0, 1.0),
-        ("white", "gray"),
-        "tank",
-        (2, 6),
-        cluster=True,
-        oriented=False,
-    ),
-    "chimney": Archetype(
-        "ellipse",
-        (0.020, 0.028),
-        (1.0, 1.0),
-        ("gray", "red", "white"),
-        "tank",
-        (1, 3),
-        oriented=False,
-    ),
-    "windmill": Archetype(
-        "rotor", (0.06, 0.09), (0.10, 0.12), ("white",), None, (1, 4), cluster=True, oriented=False
-    ),
-    "pylon": Archetype(
-        "plus", (0.022, 0.030), (0.30, 0.34), ("gray",), None, (1, 3), cluster=True, oriented=False
-    ),
-    "crane": Archetype("plus", (0.09, 0.12), (0.10, 0.14), ("yellow", "red"), None, (1, 2)),
-    "container": Archetype(
-        "rect",
-        (0.036, 0.048),
-        (0.34, 0.40),
-        ("red", "blue", "orange", "green", "white"),
-        None,
-        (3, 8),
-        cluster=True,
-    ),
-    "solar": Archetype(
-        "rect",
-        (0.09, 0.15),
-        (0.50, 0.80),
-        ("blue", "black"),
-        "stripes",
-        (1, 3),
-        cluster=True,
-        sized=False,
-    ),
-    "station": Archetype(
-        "rect", (0.28, 0.40), (0.22, 0.30), ("gray", "white"), "rails", (1, 1), sized=False
-    ),
-    "service_area": Archetype(
-        "rect", (0.30, 0.42), (0.45, 0.60), ("gray",), "parking", (1, 1), sized=False
-    ),
-    "toll_station": Archetype(
-        "rect", (0.14, 0.20), (0.25, 0.32), ("gray", "white"), "stripes", (1, 1), sized=False
-    ),
-    "parking": Archetype(
-        "rect", (0.14, 0.22), (0.50, 0.70), ("gray",), "parking", (1, 2), sized=False
-    ),
-    "harbor": Archetype(
-        "rect", (0.28, 0.40), (0.20, 0.30), ("gray",), "stripes", (1, 1), sized=False
-    ),
-    "airport": Archetype(
-        "rect", (0.50, 0.65), (0.30, 0.40), ("gray",), "dashes", (1, 1), sized=False
-    ),
-    "helipad": Archetype(
-        "ellipse", (0.05, 0.07), (1.0, 1.0), ("gray", "green"), "helipad", (1, 2), oriented=False
-    ),
-    "roundabout": Archetype(
-        "ellipse", (0.12, 0.18), (1.0, 1.0), ("gray",), "ring", (1, 1), oriented=False, sized=False
-    ),
-    "intersection": Archetype(
-        "plus", (0.20, 0.28), (0.22, 0.26), ("gray",), "dashes", (1, 1), oriented=False, sized=False
-    ),
-    # sports
-    "tennis_court": Archetype(
-        "rect",
-        (0.070, 0.085),
-        (0.46, 0.50),
-        ("green", "blue", "red"),
-        "court",
-        (1, 3),
-        cluster=True,
-    ),
-    "basketball_court": Archetype(
-        "rect",
-        (0.060, 0.075),
-        (0.52, 0.56),
-        ("blue", "orange", "green"),
-        "court",
-        (1, 3),
-        cluster=True,
-    ),
-    "badminton_court": Archetype(
-        "rect", (0.036, 0.044), (0.44, 0.48), ("green", "blue"), "court", (1, 4), cluster=True
-    ),
-    "football_field": Archetype("rect", (0.16, 0.22), (0.62, 0.68), ("green",), "court", (1, 2)),
-    "rugby_field": Archetype("rect", (0.16, 0.22), (0.52, 0.58), ("green",), "court", (1, 1)),
-    "baseball_field": Archetype("sector", (0.12, 0.18), (1.0, 1.0), ("green",), "diamond", (1, 2)),
-    "track_field": Archetype(
-        "stadium", (0.22, 0.30), (0.50, 0.56), ("red", "brown"), "track", (1, 1)
-    ),
-    "stadium": Archetype(
-        "ellipse", (0.24, 0.32), (0.72, 0.80), ("gray", "white"), "field", (1, 1), sized=False
-    ),
-    "pool": Archetype("rect", (0.045, 0.075), (0.45, 0.60), ("blue",), "rim", (1, 3)),
-    "golf_field": Archetype(
-        "blob",
-        (0.35, 0.50),
-        (0.60, 0.85),
-        ("green",),
-        "bunkers",
-        (1, 1),
-        oriented=False,
-        sized=False,
-        stuff=True,
-    ),
-    # linear structures
-    "bridge": Archetype(
-        "band", (0.30, 0.45), (0.07, 0.09), ("gray", "white"), "dashes", (1, 1), sized=False
-    ),
-    "overpass": Archetype(
-        "band", (0.40, 0.60), (0.06, 0.08), ("gray",), "dashes", (1, 1), sized=False
-    ),
-    "dam": Archetype(
-        "band", (0.35, 0.55), (0.08, 0.10), ("gray", "white"), None, (1, 1), sized=False
-    ),
-    "runway": Archetype(
-        "band", (0.70, 0.95), (0.05, 0.06), ("gray",), "dashes", (1, 1), sized=False
-    ),
-    # land cover (areas)
-    "road": Archetype(
-        "edge",
-        (0.035, 0.050),
-        (1.0, 1.0),
-        ("gray",),
-        "dashes",
-        (1, 2),
-        oriented=True,
-        sized=False,
-        background=True,
-    ),
-    "sidewalk": Archetype(
-        "edge", (0.012, 0.016), (1.0, 1.0), ("white",), None, (1, 1), sized=False, background=True
-    ),
-    "bikeway": Archetype(
-        "edge", (0.012, 0.016), (1.0, 1.0), ("red",), None, (1, 1), sized=False, background=True
-    ),
-    "river": Archetype(
-        "edge",
-        (0.07, 0.10),
-        (1.0, 1.0),
-        ("blue",),
-        "water",
-        (1, 1),
-        sized=False,
-        stuff=True,
-        background=True,
-    ),
-    "lake": Archetype(
-        "blob",
-        (0.25, 0.38),
-        (0.60, 0.90),
-        ("blue",),
-        "water",
-        (1, 1),
-        oriented=False,
-        sized=False,
-        stuff=True,
-        background=True,
-    ),
-    "ocean": Archetype(
-        "blob",
-        (0.55, 0.70),
-        (0.90, 1.00),
-        ("blue",),
-        "water",
-        (1, 1),
-        oriented=False,
-        sized=False,
-        stuff=True,
-        background=True,
-    ),
-    "grass": Archetype(
-        "blob",
-        (0.22, 0.35),
-        (0.60, 0.90),
-        ("green",),
-        None,
-        (1, 1),
-        oriented=False,
-        sized=False,
-        stuff=True,
-        background=True,
-    ),
-    "land": Archetype(
-        "blob",
-        (0.22, 0.35),
-        (0.60, 0.90),
-        ("brown",),
-        None,
-        (1, 1),
-        oriented=False,
-        sized=False,
-        stuff=True,
-        background=True,
-    ),
-    "low_vegetation": Archetype(
-        "blob",
-        (0.18, 0.30),
-        (0.60, 0.90),
-        ("green",),
-        None,
-        (1, 1),
-        oriented=False,
-        sized=False,
-        stuff=True,
-        background=True,
-    ),
-    "impervious": Archetype(
-        "blob",
-        (0.20, 0.32),
-        (0.60, 0.90),
-        ("gray",),
-        None,
-        (1, 1),
-        oriented=False,
-        sized=False,
-        stuff=True,
-        background=True,
-    ),
-    "tree": Archetype(
-        "ellipse",
-        (0.035, 0.060),
-        (0.85, 1.0),
-        ("green",),
-        "canopy",
-        (3, 9),
-        cluster=True,
-        oriented=False,
-    ),
-    "road_marking": Archetype(
-        "rect",
-        (0.035, 0.050),
-        (0.12, 0.16),
-        ("white",),
-        None,
-        (2, 5),
-        cluster=True,
-        oriented=False,
-        sized=False,
-    ),
-}
+_ARCHETYPE_TABLE = """
+# name            shape     length       aspect     count  pattern     traits                       palette
+car               rect      0.030-0.040  0.45-0.52  2-6    windshield  cluster                      white black red blue gray
+van               rect      0.042-0.050  0.42-0.48  1-3    windshield  cluster                      white gray blue
+truck             rect      0.065-0.085  0.32-0.38  1-3    cab         -                            white red blue yellow
+bus               rect      0.075-0.095  0.28-0.32  1-2    ridge       -                            yellow white red
+trailer           rect      0.085-0.105  0.26-0.30  1-2    -           -                            gray white
+digger            rect      0.035-0.050  0.48-0.55  1-3    cab         -                            yellow orange
+train             rect      0.280-0.400  0.06-0.08  1-1    rails       -                            gray white red
+helicopter        plus      0.045-0.060  0.20-0.24  1-2    -           -                            gray white green
+airplane          airplane  0.100-0.150  0.85-1.00  1-3    -           -                            white gray
+ship              ship      0.080-0.140  0.22-0.30  1-4    ridge       -                            white gray red blue
+building          rect      0.080-0.150  0.50-0.90  1-4    ridge       -                            gray white red brown blue
+storage_tank      ellipse   0.050-0.085  1.00-1.00  2-6    tank        cluster,round                white gray
+chimney           ellipse   0.020-0.028  1.00-1.00  1-3    tank        round                        gray red white
+windmill          rotor     0.060-0.090  0.10-0.12  1-4    -           cluster,round                white
+pylon             plus      0.022-0.030  0.30-0.34  1-3    -           cluster,round                gray
+crane             plus      0.090-0.120  0.10-0.14  1-2    -           -                            yellow red
+container         rect      0.036-0.048  0.34-0.40  3-8    -           cluster                      red blue orange green white
+solar             rect      0.090-0.150  0.50-0.80  1-3    stripes     cluster,one-size             blue black
+station           rect      0.280-0.400  0.22-0.30  1-1    rails       one-size                     gray white
+service_area      rect      0.300-0.420  0.45-0.60  1-1    parking     one-size                     gray
+toll_station      rect      0.140-0.200  0.25-0.32  1-1    stripes     one-size                     gray white
+parking           rect      0.140-0.220  0.50-0.70  1-2    parking     one-size                     gray
+harbor            rect      0.280-0.400  0.20-0.30  1-1    stripes     one-size                     gray
+airport           rect      0.500-0.650  0.30-0.40  1-1    dashes      one-size                     gray
+helipad           ellipse   0.050-0.070  1.00-1.00  1-2    helipad     round                        gray green
+roundabout        ellipse   0.120-0.180  1.00-1.00  1-1    ring        round,one-size               gray
+intersection      plus      0.200-0.280  0.22-0.26  1-1    dashes      round,one-size               gray
+tennis_court      rect      0.070-0.085  0.46-0.50  1-3    court       cluster                      green blue red
+basketball_court  rect      0.060-0.075  0.52-0.56  1-3    court       cluster                      blue orange green
+badminton_court   rect      0.036-0.044  0.44-0.48  1-4    court       cluster                      green blue
+football_field    rect      0.160-0.220  0.62-0.68  1-2    court       -                            green
+rugby_field       rect      0.160-0.220  0.52-0.58  1-1    court       -                            green
+baseball_field    sector    0.120-0.180  1.00-1.00  1-2    diamond     -                            green
+track_field       stadium   0.220-0.300  0.50-0.56  1-1    track       -                            red brown
+stadium           ellipse   0.240-0.320  0.72-0.80  1-1    field       one-size                     gray white
+pool              rect      0.045-0.075  0.45-0.60  1-3    rim         -                            blue
+golf_field        blob      0.350-0.500  0.60-0.85  1-1    bunkers     round,one-size,stuff         green
+bridge            band      0.300-0.450  0.07-0.09  1-1    dashes      one-size                     gray white
+overpass          band      0.400-0.600  0.06-0.08  1-1    dashes      one-size                     gray
+dam               band      0.350-0.550  0.08-0.10  1-1    -           one-size                     gray white
+runway            band      0.700-0.950  0.05-0.06  1-1    dashes      one-size                     gray
+road              edge      0.035-0.050  1.00-1.00  1-2    dashes      one-size,ground              gray
+sidewalk          edge      0.012-0.016  1.00-1.00  1-1    -           one-size,ground              white
+bikeway           edge      0.012-0.016  1.00-1.00  1-1    -           one-size,ground              red
+river             edge      0.070-0.100  1.00-1.00  1-1    water       one-size,stuff,ground        blue
+lake              blob      0.250-0.380  0.60-0.90  1-1    water       round,one-size,stuff,ground  blue
+ocean             blob      0.550-0.700  0.90-1.00  1-1    water       round,one-size,stuff,ground  blue
+grass             blob      0.220-0.350  0.60-0.90  1-1    -           round,one-size,stuff,ground  green
+land              blob      0.220-0.350  0.60-0.90  1-1    -           round,one-size,stuff,ground  brown
+low_vegetation    blob      0.180-0.300  0.60-0.90  1-1    -           round,one-size,stuff,ground  green
+impervious        blob      0.200-0.320  0.60-0.90  1-1    -           round,one-size,stuff,ground  gray
+tree              ellipse   0.035-0.060  0.85-1.00  3-9    canopy      cluster,round                green
+road_marking      rect      0.035-0.050  0.12-0.16  2-5    -           cluster,round,one-size       white
+"""
+# length: long side as a fraction of the image side; aspect: short / long side; count: instances
+# when the category is in a scene; traits: cluster (instances in a row), round (no orientation),
+# one-size (no small / large), stuff (an area), ground (painted before objects).
+
+
+def _parse_archetypes(table: str) -> dict[str, Archetype]:
+    out: dict[str, Archetype] = {}
+    for line in table.strip().splitlines():
+        if line.startswith("#"):
+            continue
+        name, shape, length, aspect, count, pattern, traits, *palette = line.split()
+        flags = set(traits.split(","))
+        lo, hi = (float(v) for v in length.split("-"))
+        a_lo, a_hi = (float(v) for v in aspect.split("-"))
+        c_lo, c_hi = (int(v) for v in count.split("-"))
+        out[name] = Archetype(
+            shape=shape,
+            length=(lo, hi),
+            aspect=(a_lo, a_hi),
+            palette=tuple(palette),
+            pattern=None if pattern == "-" else pattern,
+            count=(c_lo, c_hi),
+            cluster="cluster" in flags,
+            oriented="round" not in flags,
+            sized="one-size" not in flags,
+            stuff="stuff" in flags,
+            background="ground" in flags,
+        )
+    return out
+
+
+ARCHETYPES: dict[str, Archetype] = _parse_archetypes(_ARCHETYPE_TABLE)
 """Every archetype a layout can bind a category to."""
 
 
