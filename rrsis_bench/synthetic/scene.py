@@ -398,6 +398,7 @@ def _place_things(
         if not roads:
             return out
         support = canvas.support(("road",))
+        base = min(base, 0.4 * min(r[3] for r in roads))  # a marking fits across a lane
     elif category.archetype in ON_ROAD and roads:
         support = canvas.support(("road",))
     spots = (
