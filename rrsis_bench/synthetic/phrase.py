@@ -222,9 +222,9 @@ class RISBenchLayout(Layout):
         # a region rule already says where the object is: the sentence says it once
         noun = p.head if p.rule == "region" else p.core
         article = "an" if noun[:1] in "aeiou" else "a"
-        text = templates[int(rng.integers(0, len(templates)))].format(
-            np=noun, where=where, a=article
-        )
+        # "there is a ..." does not fit a superlative ("the largest ship")
+        usable = templates[:2] if p.rule in ("extreme", "largest", "smallest") else templates
+        text = usable[int(rng.integers(0, len(usable)))].format(np=noun, where=where, a=article)
         if rng.random() < self.noise_double_space:
             words = text.split(" ")
             k = int(rng.integers(1, len(words)))
