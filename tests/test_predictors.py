@@ -132,3 +132,32 @@ def test_lexicon_finds_heads_in_english_and_chinese():
     names = CategoryLexicon.from_names(["storagetank", "Expressway-Service-area"])
     assert names.find("all storage tanks") == "storagetank"
     assert names.find("The expressway service area") == "Expressway-Service-area"
+
+
+def test_cli_predict(tmp_path, tiny):
+    from typer.testing import CliRunner
+
+    from rrsis_bench.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["predict", "category-prior", str(tiny), "--out", str(tmp_path / "p"), "--grid", "4"]
+    )
+    assert res.exit_code == 0, res.output
+    assert res.stdout.split() == [
+        str(tmp_path / "p" / "val" / "predictions.jsonl"),
+        str(tmp_path / "p" / "test" / "predictions.jsonl"),
+    ]
+    assert (
+        "category-prior: 2 categories, threshold 0.004 (level 1/255), val oIoU 40.0" in res.stderr
+    )
+    bad = runner.invoke(app, ["predict", "oracle", str(tiny), "--out", str(tmp_path / "q")])
+    assert bad.exit_code == 1
+    assert bad.stderr.strip() == (
+        "error: Expected predictor to be one of empty, full-image, category-prior, but got 'oracle'"
+    )
+    missing = runner.invoke(
+        app, ["predict", "empty", str(tmp_path / "nothing"), "--out", str(tmp_path / "r")]
+    )
+    assert missing.exit_code == 1
+    assert "no such built dataset folder and no registered dataset of this name" in missing.stderr

@@ -110,3 +110,37 @@ def demo(
     result = run_demo(out, images=images, size=size, seed=seed, num_proc=num_proc, n_boot=n_boot)
     for line in result.summary_lines():
         console.print(line, markup=False, highlight=False)
+
+
+@app.command()
+@handle_errors
+def predict(
+    predictor: Annotated[
+        str, typer.Argument(help="Reference predictor: empty, full-image or category-prior.")
+    ],
+    dataset: Annotated[str, typer.Argument(help="Dataset name or built folder.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder receiving <split>/predictions.jsonl.")],
+    split: Annotated[
+        str, typer.Option("--split", help="Splits to predict, comma-separated.")
+    ] = "val,test",
+    grid: Annotated[
+        int, typer.Option("--grid", min=4, help="category-prior: raster side of the mean masks.")
+    ] = 64,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a reference predictor's predictions (the floor a learned model must beat)."""
+    from rrsis_bench.predictors import CategoryPrior, run_predictor
+
+    prior = None
+    if predictor == "category-prior":
+        prior = CategoryPrior.fit(dataset, grid=grid)
+        err_console.print(
+            f"category-prior: {len(prior.counts)} categories, threshold {prior.threshold:.3f} "
+            f"(level {prior.level}/255), val oIoU {prior.val_oiou if prior.val_oiou is None else round(prior.val_oiou, 2)}",
+            markup=False,
+        )
+    splits = [s.strip() for s in split.split(",") if s.strip()]
+    paths = run_predictor(predictor, dataset, splits, out, prior=prior)
+    for path in paths.values():
+        console.print(str(path), markup=False)
