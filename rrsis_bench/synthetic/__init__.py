@@ -9,7 +9,8 @@ same files exercise the builders, the scorer and the demo without any download.
 Modules: :mod:`~rrsis_bench.synthetic.categories` (what scenes are made of),
 :mod:`~rrsis_bench.synthetic.geometry` and :mod:`~rrsis_bench.synthetic.raster` (polygons and
 masks), :mod:`~rrsis_bench.synthetic.render` (painting), :mod:`~rrsis_bench.synthetic.scene`
-(composition), :mod:`~rrsis_bench.synthetic.grammar` (expressions),
+(composition), :mod:`~rrsis_bench.synthetic.placement` (where objects go),
+:mod:`~rrsis_bench.synthetic.grammar` (expressions),
 :mod:`~rrsis_bench.synthetic.refer` and :mod:`~rrsis_bench.synthetic.phrase` (layout writers),
 :mod:`~rrsis_bench.synthetic.generate` (the entry point).
 
