@@ -5,7 +5,8 @@ run and with the same P, measures the floor: encoding an already-rendered scene 
 layout's image format and writing the N files (what any generator of that layout must at least
 do per image). It prints images/s for both and the ratio generator / floor. RefSegRS and
 RISBench write one image file per expression (per object), so they write several files per scene;
-the floor counts one.
+the floor counts one. ``cpu ms/img`` is the CPU time (all processes) spent per generated image,
+which a busy shared machine inflates much less than the wall-clock rate.
 
     python bench/synth.py --images 200 --size 512 --num-proc 2
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -56,6 +58,13 @@ def floor(fmt: str, n: int, size: int, num_proc: int, folder: Path) -> float:
     return (time.perf_counter() - t0) * n / done
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished child processes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -66,15 +75,19 @@ def main() -> None:
     ap.add_argument("--layouts", default="rrsis-d,nwpu-refer,refsegrs,phrase")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
-    print(f"cpus={os.cpu_count()} images={args.images} size={args.size} num_proc={args.num_proc}")
     print(
-        f"{'layout':<11} {'format':<5} {'synth img/s':>11} {'floor img/s':>11} {'ratio':>6} {'files':>6} {'MB':>7}"
+        f"cpus={os.cpu_count()} images={args.images} size={args.size} num_proc={args.num_proc} "
+        f"load average before: {os.getloadavg()[0]:.2f}"
+    )
+    print(
+        f"{'layout':<11} {'format':<6} {'synth img/s':>11} {'floor img/s':>11} {'ratio':>6} "
+        f"{'cpu ms/img':>10} {'files':>6} {'MB':>7}"
     )
     tmp = Path(tempfile.mkdtemp(prefix="rrsis-synth-bench-"))
     try:
         for layout in args.layouts.split(","):
             fmt = FORMATS[layout]
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _cpu()
             generate(
                 layout,
                 tmp / layout,
@@ -84,13 +97,14 @@ def main() -> None:
                 num_proc=args.num_proc,
                 progress=False,
             )
-            t_synth = time.perf_counter() - t0
+            t_synth, cpu = time.perf_counter() - t0, _cpu() - c0
             files = [p for p in (tmp / layout).rglob("*") if p.is_file()]
             mb = sum(p.stat().st_size for p in files) / 1e6
             t_floor = floor(fmt, args.images, args.size, args.num_proc, tmp / f"floor-{layout}")
             print(
-                f"{layout:<11} {fmt:<5} {args.images / t_synth:>11.1f} {args.images / t_floor:>11.1f} "
-                f"{t_synth / t_floor:>6.2f} {len(files):>6} {mb:>7.1f}"
+                f"{layout:<11} {fmt:<6} {args.images / t_synth:>11.1f} "
+                f"{args.images / t_floor:>11.1f} {t_synth / t_floor:>6.2f} "
+                f"{1000 * cpu / args.images:>10.1f} {len(files):>6} {mb:>7.1f}"
             )
             shutil.rmtree(tmp / layout)
             shutil.rmtree(tmp / f"floor-{layout}")
