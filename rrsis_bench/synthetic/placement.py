@@ -122,15 +122,15 @@ def draw_angle(rng: np.random.Generator, look: Archetype) -> tuple[float, int]:
     """An orientation: near 0°, 45°, 90° or 135° (any angle for round objects)."""
     if not look.oriented:
         return float(rng.uniform(0, math.pi)), -1
-    base = int(rng.choice([0, 45, 90, 135]))
+    base = 45 * int(rng.integers(0, 4))
     return math.radians(base + rng.uniform(-3, 3)), base
 
 
 def draw_colour(rng: np.random.Generator, look: Archetype) -> str:
     """A palette colour, the first one twice as likely as each other."""
     n = len(look.palette)
-    weights = np.array([2.0] + [1.0] * (n - 1))
-    return str(look.palette[int(rng.choice(n, p=weights / weights.sum()))])
+    k = int(rng.integers(0, n + 1))  # n + 1 equally likely slots; the first colour has two
+    return look.palette[max(0, k - 1)]
 
 
 def place_background(
@@ -253,7 +253,7 @@ def place_things(
     on_road = False
     for i in range(n):
         for attempt in range(25):
-            size = str(rng.choice(["small", "large"])) if look.sized else None
+            size = ("small", "large")[int(rng.integers(0, 2))] if look.sized else None
             length = base * (SIZE_SCALE[size] if size else 1.0)
             wid = length * aspect
             if look.cluster and anchor is not None and attempt < 8:
