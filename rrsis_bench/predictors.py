@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,14 +240,20 @@ class CategoryPrior:
 
 
 def write_jsonl(predictions: Iterable[Prediction], path: str | Path) -> int:
-    """Write ``predictions.jsonl`` (creating its folder); return the number of lines."""
+    """Write ``predictions.jsonl`` (creating its folder, atomically); return the line count."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.partial")
     n = 0
-    with open(p, "w", encoding="utf-8") as f:
-        for pred in predictions:
-            f.write(json.dumps(pred.to_json(), sort_keys=True) + "\n")
-            n += 1
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for pred in predictions:
+                f.write(json.dumps(pred.to_json(), sort_keys=True) + "\n")
+                n += 1
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return n
 
 
