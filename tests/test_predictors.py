@@ -161,3 +161,17 @@ def test_cli_predict(tmp_path, tiny):
     )
     assert missing.exit_code == 1
     assert "no such built dataset folder and no registered dataset of this name" in missing.stderr
+
+
+def test_write_jsonl_leaves_nothing_half_written(tmp_path, tiny):
+    def broken():
+        yield from predict_empty(tiny, "val")
+        raise RuntimeError("disk on fire")
+
+    target = tmp_path / "p" / "predictions.jsonl"
+    target.parent.mkdir()
+    target.write_text("earlier\n")
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        write_jsonl(broken(), target)
+    assert target.read_text() == "earlier\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["predictions.jsonl"]
