@@ -3,10 +3,11 @@
 For each layout the script generates N scenes of S×S pixels with P processes and, in the same
 run and with the same P, measures the floor: encoding an already-rendered scene N times in the
 layout's image format and writing the N files (what any generator of that layout must at least
-do per image). It prints images/s for both and the ratio generator / floor. RefSegRS and
-RISBench write one image file per expression (per object), so they write several files per scene;
-the floor counts one. ``cpu ms/img`` is the CPU time (all processes) spent per generated image,
-which a busy shared machine inflates much less than the wall-clock rate.
+do per image). It prints scenes/s, image files/s (RefSegRS and RISBench write one image file per
+expression, per object, so several per scene; a built RefSegRS or RISBench dataset has one image
+per file), the floor's images/s and the ratio generator / floor per scene. ``cpu ms/scene`` is
+the CPU time of all processes per scene, which a busy shared machine inflates much less than the
+wall-clock rate.
 
     python bench/synth.py --images 200 --size 512 --num-proc 2
 """
@@ -30,6 +31,12 @@ from rrsis_bench.synthetic.encode import jpeg, png_rgb, tiff_rgb
 from rrsis_bench.synthetic.scene import compose
 
 FORMATS = {"rrsis-d": "jpeg", "nwpu-refer": "jpeg", "refsegrs": "tiff", "phrase": "png"}
+IMAGE_DIRS = {
+    "rrsis-d": "images/rrsisd/JPEGImages",
+    "nwpu-refer": "image/image",
+    "refsegrs": "RefSegRS/images",
+    "phrase": "RISBench_dataset/img_rgb",
+}
 ENCODERS = {"jpeg": jpeg, "tiff": tiff_rgb, "png": png_rgb}
 
 
@@ -80,8 +87,8 @@ def main() -> None:
         f"load average before: {os.getloadavg()[0]:.2f}"
     )
     print(
-        f"{'layout':<11} {'format':<6} {'synth img/s':>11} {'floor img/s':>11} {'ratio':>6} "
-        f"{'cpu ms/img':>10} {'files':>6} {'MB':>7}"
+        f"{'layout':<11} {'format':<6} {'scenes/s':>8} {'files/s':>7} {'floor/s':>7} "
+        f"{'ratio':>6} {'cpu ms/scene':>12} {'image files':>11} {'MB':>7}"
     )
     tmp = Path(tempfile.mkdtemp(prefix="rrsis-synth-bench-"))
     try:
@@ -100,11 +107,12 @@ def main() -> None:
             t_synth, cpu = time.perf_counter() - t0, _cpu() - c0
             files = [p for p in (tmp / layout).rglob("*") if p.is_file()]
             mb = sum(p.stat().st_size for p in files) / 1e6
+            n_images = len(list((tmp / layout / IMAGE_DIRS[layout]).iterdir()))
             t_floor = floor(fmt, args.images, args.size, args.num_proc, tmp / f"floor-{layout}")
             print(
-                f"{layout:<11} {fmt:<6} {args.images / t_synth:>11.1f} "
-                f"{args.images / t_floor:>11.1f} {t_synth / t_floor:>6.2f} "
-                f"{1000 * cpu / args.images:>10.1f} {len(files):>6} {mb:>7.1f}"
+                f"{layout:<11} {fmt:<6} {args.images / t_synth:>8.1f} {n_images / t_synth:>7.1f} "
+                f"{args.images / t_floor:>7.1f} {t_synth / t_floor:>6.2f} "
+                f"{1000 * cpu / args.images:>12.1f} {n_images:>11} {mb:>7.1f}"
             )
             shutil.rmtree(tmp / layout)
             shutil.rmtree(tmp / f"floor-{layout}")
