@@ -28,6 +28,7 @@ from pycocotools import mask as coco_mask
 
 from rrsis_bench.metrics.protocols import Protocol
 from rrsis_bench.metrics.resize import to_grid
+from rrsis_bench.schema import Rle
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,7 @@ def count_masks(
     return SampleCounts(i, p + g - i, p, g, gt_empty, _pred_nt(no_target, p))
 
 
-def _coco(rle: dict[str, Any]) -> dict[str, Any]:
+def _coco(rle: Rle | dict[str, Any]) -> dict[str, Any]:
     counts = rle["counts"]
     if isinstance(counts, str):
         counts = counts.encode("ascii")
@@ -77,8 +78,8 @@ def _coco(rle: dict[str, Any]) -> dict[str, Any]:
 
 
 def count_rles(
-    pred: dict[str, Any],
-    gt: dict[str, Any],
+    pred: Rle | dict[str, Any],
+    gt: Rle | dict[str, Any],
     *,
     gt_empty: bool = False,
     no_target: bool | None = None,
