@@ -294,7 +294,6 @@ def count_samples(
         key=natural_key,
     )
     listed = [(s.sample_id, problems[s.sample_id]) for s in gt.samples if s.sample_id in problems]
-    listed += [(sid, msg) for sid, msg in predictions.problems if sid not in scored]
     listed += [(sid, "unknown sample id: not in the scored ground truth") for sid in unknown]
     if listed:
         raise PredictionError(_summary(predictions, listed), listed)
