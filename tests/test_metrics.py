@@ -38,7 +38,9 @@ FLOAT32 = {"caris", "rsrefseg", "lgce"}
 
 
 @pytest.fixture(scope="module")
-def edge(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[GtCase], list[PredCase]]:
+def edge(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, Path, list[GtCase], list[PredCase]]:
     root = tmp_path_factory.mktemp("edge")
     gts, preds = edge_cases(seed=0)
     ds = write_gt_dataset(root / "ds", gts)
@@ -115,7 +117,11 @@ def _threshold_dataset(tmp_path: Path, side: int) -> tuple[Path, Path]:
         ("caris", 448, {"pr@0.5": 100, "pr@0.7": 60, "pr@0.9": 20}),
         ("gres", 480, {"pr@0.7": 60, "pr@0.8": 40, "pr@0.9": 20}),
         # I / (U + 1e-5) and strict >: a sample never passes its own threshold
-        ("segearth-r1", 1024, {"pr@0.5": 80, "pr@0.6": 60, "pr@0.7": 40, "pr@0.8": 20, "pr@0.9": 0}),
+        (
+            "segearth-r1",
+            1024,
+            {"pr@0.5": 80, "pr@0.6": 60, "pr@0.7": 40, "pr@0.8": 20, "pr@0.9": 0},
+        ),
         # float32 IoU > float32(t): 0.6 and 0.8 do not pass (they would in float64)
         ("rsrefseg", 20, {"pr@0.5": 80, "pr@0.6": 60, "pr@0.7": 40, "pr@0.8": 20, "pr@0.9": 0}),
     ],
@@ -128,7 +134,15 @@ def test_iou_exactly_at_threshold(tmp_path: Path, protocol: str, side: int, expe
 
 
 def test_list_protocols_and_aliases() -> None:
-    assert list_protocols() == ["native", "lavt", "lgce", "caris", "gres", "segearth-r1", "rsrefseg"]
+    assert list_protocols() == [
+        "native",
+        "lavt",
+        "lgce",
+        "caris",
+        "gres",
+        "segearth-r1",
+        "rsrefseg",
+    ]
     assert (get_protocol("rmsin").name, get_protocol("rmsin").resolution) == ("lavt", 480)
     assert get_protocol("remotesam").resolution == 896
     assert get_protocol("rs2sam2").resolution == 1024
@@ -147,9 +161,13 @@ def test_protocol_errors() -> None:
     )
     with pytest.raises(ValueError, match="protocol native scores at the ground-truth size"):
         get_protocol("native", 480)
-    with pytest.raises(ValueError, match="protocol remotesam is lavt at 896; it cannot be combined"):
+    with pytest.raises(
+        ValueError, match="protocol remotesam is lavt at 896; it cannot be combined"
+    ):
         get_protocol("remotesam", 480)
-    with pytest.raises(ValueError, match="Expected --resolution to be a positive integer, but got 0"):
+    with pytest.raises(
+        ValueError, match="Expected --resolution to be a positive integer, but got 0"
+    ):
         get_protocol("lavt", 0)
 
 
@@ -213,7 +231,9 @@ def test_count_masks_and_pred_nt() -> None:
     assert count_masks(np.zeros_like(g), g).pred_nt is True
     assert count_masks(g, g, no_target=True).pred_nt is True
     assert count_masks(np.zeros_like(g), g, no_target=False).pred_nt is False
-    with pytest.raises(ValueError, match=r"Expected masks of one shape, but got \(5, 5\) and \(4, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"Expected masks of one shape, but got \(5, 5\) and \(4, 4\)"
+    ):
         count_masks(g, g[:4, :4])
 
 

@@ -39,7 +39,9 @@ def mask_pairs(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
 @given(mask_pairs(), st.sampled_from([None, True, False]), st.booleans())
 def test_rle_counts_equal_decoded_counts(pair, no_target, gt_empty) -> None:
     pred, gt = pair
-    from_rle = count_rles(masks.encode(pred), masks.encode(gt), gt_empty=gt_empty, no_target=no_target)
+    from_rle = count_rles(
+        masks.encode(pred), masks.encode(gt), gt_empty=gt_empty, no_target=no_target
+    )
     decoded = count_masks(pred, gt, gt_empty=gt_empty, no_target=no_target)
     assert from_rle == decoded
     # and both agree with the definition
@@ -71,7 +73,13 @@ def test_rle_runs_large_values_and_corrupt_strings() -> None:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.integers(1, 90), st.integers(1, 90), st.integers(1, 300), st.integers(1, 300), st.integers(0, 2**31))
+@given(
+    st.integers(1, 90),
+    st.integers(1, 90),
+    st.integers(1, 300),
+    st.integers(1, 300),
+    st.integers(0, 2**31),
+)
 def test_opencv_nearest_matches_opencv(h, w, dh, dw, seed) -> None:
     m = np.random.default_rng(seed).integers(0, 2, (h, w), dtype=np.uint8)
     want = cv2.resize(m, (dw, dh), interpolation=cv2.INTER_NEAREST)
@@ -84,7 +92,9 @@ def test_letterbox_matches_opencv_pipeline(h: int, w: int) -> None:
     nh, nw = letterbox_shape(h, w, 1024)
     r = cv2.resize(m, (nw, nh), interpolation=cv2.INTER_NEAREST)
     ph, pw = 1024 - nh, 1024 - nw
-    want = cv2.copyMakeBorder(r, ph // 2, ph - ph // 2, pw // 2, pw - pw // 2, cv2.BORDER_CONSTANT, value=0)
+    want = cv2.copyMakeBorder(
+        r, ph // 2, ph - ph // 2, pw // 2, pw - pw // 2, cv2.BORDER_CONSTANT, value=0
+    )
     assert np.array_equal(letterbox(m, 1024), want)
 
 

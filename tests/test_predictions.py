@@ -31,7 +31,9 @@ def _decoded(preds, sid: str) -> np.ndarray:
     return read_png_mask(p.path) if p.path is not None else masks.decode(p.rle)
 
 
-@pytest.mark.parametrize(("fmt", "name"), [("png", "pngs"), ("jsonl", "p.jsonl"), ("coco", "p.json")])
+@pytest.mark.parametrize(
+    ("fmt", "name"), [("png", "pngs"), ("jsonl", "p.jsonl"), ("coco", "p.json")]
+)
 def test_round_trip(tmp_path: Path, fmt: str, name: str) -> None:
     ms = _masks()
     out = write_predictions(ms, tmp_path / name, fmt)
@@ -74,10 +76,14 @@ def test_write_refuses_existing_and_png_no_target(tmp_path: Path) -> None:
     write_predictions({"b": np.zeros((2, 2))}, out, overwrite=True)
     assert open_predictions(out).sample_ids() == ["b"]
     with pytest.raises(ValueError, match="sample x: no_target is true but the mask is not empty"):
-        write_predictions([{"sample_id": "x", "mask": np.ones((2, 2)), "no_target": True}], tmp_path / "d", "png")
+        write_predictions(
+            [{"sample_id": "x", "mask": np.ones((2, 2)), "no_target": True}], tmp_path / "d", "png"
+        )
     assert not (tmp_path / "d").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["p.jsonl"]
-    with pytest.raises(UnknownNameError, match="Expected prediction format to be one of png, jsonl, coco"):
+    with pytest.raises(
+        UnknownNameError, match="Expected prediction format to be one of png, jsonl, coco"
+    ):
         write_predictions({}, tmp_path / "q", "tif")
 
 
@@ -92,7 +98,9 @@ def test_png_modes(tmp_path: Path) -> None:
     Image.fromarray(np.full((3, 3), 9, np.uint8)).save(tmp_path / "full.png")
     assert read_png_mask(tmp_path / "full.png").all()
     Image.fromarray(np.stack([m * 255] * 3, -1)).save(tmp_path / "rgb.png")
-    with pytest.raises(MaskReadError, match=r"mode RGB is not a binary mask; save 1-bit, L or P PNGs"):
+    with pytest.raises(
+        MaskReadError, match=r"mode RGB is not a binary mask; save 1-bit, L or P PNGs"
+    ):
         read_png_mask(tmp_path / "rgb.png")
     Image.fromarray(m.astype(np.uint16) * 1000).save(tmp_path / "i16.png")
     with pytest.raises(MaskReadError, match=r"mode I;16 is not a binary mask"):

@@ -47,7 +47,9 @@ def test_every_alignment_problem_is_reported(tmp_path: Path) -> None:
     ds = write_gt_dataset(tmp_path / "ds", gts)
     pngs = write_predictions({f"s{k}": _box(10, 12) for k in (0, 3)}, tmp_path / "png", "png")
     Image.fromarray(_box(20, 12) * 255).save(pngs / "s1.png")  # wrong size
-    Image.fromarray(_box(10, 12) * np.uint8(3) + np.eye(10, 12, dtype=np.uint8)).save(pngs / "s2.png")
+    Image.fromarray(_box(10, 12) * np.uint8(3) + np.eye(10, 12, dtype=np.uint8)).save(
+        pngs / "s2.png"
+    )
     (pngs / "s4.png").write_bytes(b"\x89PNG\r\n\x1a\ntruncated")
     Image.fromarray(_box(10, 12) * 255).save(pngs / "zz-unknown.png")
     with pytest.raises(PredictionError) as exc:
@@ -127,7 +129,10 @@ def test_compat_accepts_grid_sized_predictions(tmp_path: Path) -> None:
     wrong = write_predictions({"a": np.zeros((100, 100))}, tmp_path / "w.jsonl")
     with pytest.raises(PredictionError) as exc:
         score(wrong, ds, "test", "lavt", n_boot=0)
-    assert "expected 800x640 (the ground-truth mask) or 480x480 (the lavt grid)" in exc.value.problems[0][1]
+    assert (
+        "expected 800x640 (the ground-truth mask) or 480x480 (the lavt grid)"
+        in exc.value.problems[0][1]
+    )
 
 
 def test_size_mismatch_mask_scored_at_its_own_size(tmp_path: Path) -> None:
@@ -163,10 +168,30 @@ def test_breakdowns_and_json(edge) -> None:
     r = score(edge["jsonl"], edge["ds"], "test", n_boot=200, seed=3)
     d = json.loads(r.dumps())
     assert d["schema"] == "rrsis-bench/score/1"
-    assert set(d) >= {"toolkit_version", "created", "protocol", "dataset", "metrics", "undefined", "ci", "breakdowns", "missing", "counts"}
+    assert set(d) >= {
+        "toolkit_version",
+        "created",
+        "protocol",
+        "dataset",
+        "metrics",
+        "undefined",
+        "ci",
+        "breakdowns",
+        "missing",
+        "counts",
+    }
     assert d["protocol"]["name"] == "native" and d["protocol"]["resolution"] == "native"
-    assert d["protocol"]["pr_rule"] == ">=" and d["protocol"]["thresholds"] == [0.5, 0.6, 0.7, 0.8, 0.9]
-    assert d["dataset"]["gt_sha256"] == open_dataset(edge["ds"]).manifest["splits"]["test"]["gt_sha256"]
+    assert d["protocol"]["pr_rule"] == ">=" and d["protocol"]["thresholds"] == [
+        0.5,
+        0.6,
+        0.7,
+        0.8,
+        0.9,
+    ]
+    assert (
+        d["dataset"]["gt_sha256"]
+        == open_dataset(edge["ds"]).manifest["splits"]["test"]["gt_sha256"]
+    )
     assert d["dataset"]["n_samples"] == 24 and d["dataset"]["split"] == "test"
     assert d["ci"]["seed"] == 3 and d["ci"]["n_boot"] == 200
     assert d["ci"]["oiou"][0] <= d["metrics"]["oiou"] <= d["ci"]["oiou"][1]
@@ -187,6 +212,7 @@ def test_breakdowns_and_json(edge) -> None:
 
 def test_json_never_holds_nan(edge) -> None:
     r = score(edge["jsonl"], edge["ds"], "test", "caris", n_boot=50)
+
     def no_constants(name: str) -> None:
         raise AssertionError(f"{name} in the JSON report")
 
@@ -195,7 +221,10 @@ def test_json_never_holds_nan(edge) -> None:
     assert d["undefined"]["miou"].startswith("4 sample(s) have U = 0")
     assert d["ci"]["miou"] is None
     assert d["protocol"]["resolution"] == 448 and d["protocol"]["dtype"] == "float32"
-    assert d["notes"][0] == "compat protocol: reproduces lsa1997/CARIS eval.py batch_IoU() / batch_evaluate()"
+    assert (
+        d["notes"][0]
+        == "compat protocol: reproduces lsa1997/CARIS eval.py batch_IoU() / batch_evaluate()"
+    )
 
 
 def test_per_sample_files(edge, tmp_path: Path) -> None:
@@ -206,7 +235,13 @@ def test_per_sample_files(edge, tmp_path: Path) -> None:
     multi = next(x for x in rows if x["sample_id"] == "multi")
     assert multi["category"] == "vehicle|ship" and multi["target_type"] == "multi"
     thr = next(x for x in rows if x["sample_id"] == "thr-0.7")
-    assert (thr["i"], thr["u"], thr["pred_area"], thr["gt_area"], thr["iou"]) == ("7", "10", "7", "10", "0.7")
+    assert (thr["i"], thr["u"], thr["pred_area"], thr["gt_area"], thr["iou"]) == (
+        "7",
+        "10",
+        "7",
+        "10",
+        "0.7",
+    )
     r.write_per_sample(tmp_path / "s.json")
     assert json.loads((tmp_path / "s.json").read_text())[0].keys() == rows[0].keys()
     r.write_per_sample(tmp_path / "s.jsonl")
@@ -240,24 +275,38 @@ def test_several_splits_exclusions_and_policy(tmp_path: Path) -> None:
     assert s.ignored == {"sample_policy": 1, "excluded": 1}
     with pytest.raises(PredictionError, match="v1: unknown sample id"):
         score(pj, ds, "test", n_boot=0)
-    with pytest.raises(UnknownNameError, match="Expected exclusion list to be one of rsrefseg2, dicor, but got 'refcoco'"):
+    with pytest.raises(
+        UnknownNameError,
+        match="Expected exclusion list to be one of rsrefseg2, dicor, but got 'refcoco'",
+    ):
         score(pj, ds, "test", exclude="refcoco")
-    with pytest.raises(DatasetNotFoundError, match="the build has no split 'train'; it has val, test"):
+    with pytest.raises(
+        DatasetNotFoundError, match="the build has no split 'train'; it has val, test"
+    ):
         score(pj, ds, "train")
     with pytest.raises(UnknownNameError, match="Expected breakdown to be one of"):
         score(pj, ds, "test", by=["colour"])
 
 
 def test_compare_paired(edge, tmp_path: Path) -> None:
-    perfect = [PredCase(g.sample_id, g.mask, True if g.target_type == "none" else None) for g in edge["gts"]]
+    perfect = [
+        PredCase(g.sample_id, g.mask, True if g.target_type == "none" else None)
+        for g in edge["gts"]
+    ]
     pb = write_predictions([p.as_item() for p in perfect], tmp_path / "b.jsonl")
     rep = compare(edge["jsonl"], pb, edge["ds"], "test", top=3, n_boot=200)
     d = json.loads(rep.dumps())
     assert d["schema"] == "rrsis-bench/compare/1"
-    assert d["b"]["metrics"]["miou"] == pytest.approx(100 * 22 / 24)  # union0 twice scores 0 under native
-    assert d["difference"]["miou"] == pytest.approx(d["b"]["metrics"]["miou"] - d["a"]["metrics"]["miou"])
+    assert d["b"]["metrics"]["miou"] == pytest.approx(
+        100 * 22 / 24
+    )  # union0 twice scores 0 under native
+    assert d["difference"]["miou"] == pytest.approx(
+        d["b"]["metrics"]["miou"] - d["a"]["metrics"]["miou"]
+    )
     assert d["ci"]["miou"][0] > 0
-    assert [c["delta"] for c in d["changed_most"]] == sorted((c["delta"] for c in d["changed_most"]), key=abs, reverse=True)
+    assert [c["delta"] for c in d["changed_most"]] == sorted(
+        (c["delta"] for c in d["changed_most"]), key=abs, reverse=True
+    )
     assert len(d["changed_most"]) == 3 and d["changed_most"][0]["delta"] == 1.0
     assert d["summary"]["n"] == 24
     assert d["summary"]["improved"] + d["summary"]["worse"] + d["summary"]["same"] == 24

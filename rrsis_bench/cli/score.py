@@ -9,7 +9,16 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rrsis_bench.cli.common import DebugOpt, QuietOpt, app, console, err_console, handle_errors
+from rrsis_bench.cli.common import (
+    DebugOpt,
+    QuietOpt,
+    app,
+    console,
+    err_console,
+    handle_errors,
+    print_error,
+)
+from rrsis_bench.errors import PredictionError
 
 PredArg = Annotated[
     Path,
@@ -123,7 +132,7 @@ def _print_score(report: Any) -> None:
             f"excluded by --exclude {name}: {info['n_samples']:,} samples (flag {info['flag']})"
         )
     for why, n in d["ignored"].items():
-        lines.append(f"predictions not scored ({why}): {n:,}")
+        lines.append(f"samples set aside ({why.replace('_', ' ')}): {n:,}")
     for key, why in d["undefined"].items():
         lines.append(f"{_name(key)[0]} is null: {why}")
     lines += [f"note: {n}" for n in d["notes"]]
@@ -131,6 +140,16 @@ def _print_score(report: Any) -> None:
         console.print(line, markup=False)
     for key, groups in d["breakdowns"].items():
         _print_breakdown(key, groups, list(d["metrics"]))
+
+
+def _fail_with_all_problems(exc: PredictionError) -> None:
+    """Print the error line, then every problem (the line shows only the first five)."""
+    print_error(str(exc))
+    if len(exc.problems) > 5:
+        err_console.print(f"all {len(exc.problems):,} problems:", markup=False)
+        for sid, why in exc.problems:
+            err_console.print(f"  {sid}: {why}", markup=False)
+    raise typer.Exit(1)
 
 
 def _print_breakdown(key: str, groups: dict[str, Any], metric_keys: list[str]) -> None:
@@ -178,22 +197,27 @@ def score(
     """Score predictions against a built dataset: oIoU, mIoU, Pr@t, N-acc, T-acc."""
     from rrsis_bench.scoring import score as score_fn
 
-    report = score_fn(
-        predictions,
-        dataset,
-        split,
-        protocol,
-        resolution=resolution,
-        format=format,
-        score_threshold=score_threshold,
-        allow_missing=allow_missing,
-        exclude=exclude,
-        resize_predictions=resize_predictions,
-        by=[b.strip() for b in by.split(",") if b.strip()],
-        n_boot=bootstrap,
-        seed=seed,
-        num_proc=num_proc,
-    )
+    try:
+        report = score_fn(
+            predictions,
+            dataset,
+            split,
+            protocol,
+            resolution=resolution,
+            format=format,
+            score_threshold=score_threshold,
+            allow_missing=allow_missing,
+            exclude=exclude,
+            resize_predictions=resize_predictions,
+            by=[b.strip() for b in by.split(",") if b.strip()],
+            n_boot=bootstrap,
+            seed=seed,
+            num_proc=num_proc,
+        )
+    except PredictionError as exc:
+        if debug:
+            raise
+        _fail_with_all_problems(exc)
     _print_score(report)
     if json_out is not None:
         report.write_json(json_out)
@@ -232,23 +256,28 @@ def compare(
     """Paired comparison of two prediction sets (B − A) with bootstrap intervals."""
     from rrsis_bench.scoring import compare as compare_fn
 
-    rep = compare_fn(
-        predictions_a,
-        predictions_b,
-        dataset,
-        split,
-        protocol,
-        top=top,
-        n_boot=bootstrap,
-        seed=seed,
-        resolution=resolution,
-        format=format,
-        score_threshold=score_threshold,
-        allow_missing=allow_missing,
-        exclude=exclude,
-        resize_predictions=resize_predictions,
-        num_proc=num_proc,
-    )
+    try:
+        rep = compare_fn(
+            predictions_a,
+            predictions_b,
+            dataset,
+            split,
+            protocol,
+            top=top,
+            n_boot=bootstrap,
+            seed=seed,
+            resolution=resolution,
+            format=format,
+            score_threshold=score_threshold,
+            allow_missing=allow_missing,
+            exclude=exclude,
+            resize_predictions=resize_predictions,
+            num_proc=num_proc,
+        )
+    except PredictionError as exc:
+        if debug:
+            raise
+        _fail_with_all_problems(exc)
     d = rep.to_json()
     t = Table(
         title=f"{d['dataset']['name']} {d['dataset']['split']}: B − A under {d['protocol']['name']}"

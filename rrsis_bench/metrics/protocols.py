@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from rrsis_bench.errors import UnknownNameError
+from rrsis_bench.errors import RRSISBenchError, UnknownNameError
 
 Arithmetic = Literal["native", "lavt", "lgce", "caris", "gres", "segearth-r1", "rsrefseg"]
 ResizeRule = Literal["none", "pil-nearest", "opencv-nearest-letterbox"]
@@ -29,6 +29,10 @@ PrRule = Literal[">=", ">"]
 SamplePolicy = Literal["every-sentence", "first-sentence-per-ref"]
 
 THRESHOLDS_ALL: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+class ProtocolError(RRSISBenchError, ValueError):
+    """A protocol option does not fit the protocol (a resolution where none applies, ...)."""
 
 
 @dataclass(frozen=True)
@@ -344,7 +348,7 @@ def get_protocol(name: str | Protocol, resolution: int | None = None) -> Protoco
 
     Raises:
         UnknownNameError: If ``name`` is neither a protocol nor an alias.
-        ValueError: If ``resolution`` is given for a protocol that scores at the GT size,
+        ProtocolError: If ``resolution`` is given for a protocol that scores at the GT size,
             is not positive, or contradicts an alias with a fixed resolution.
     """
     if isinstance(name, Protocol):
@@ -363,14 +367,14 @@ def get_protocol(name: str | Protocol, resolution: int | None = None) -> Protoco
     if resolution is None:
         return proto
     if proto.resize == "none":
-        raise ValueError(
+        raise ProtocolError(
             f"protocol {proto.name} scores at the ground-truth size; --resolution does not apply "
             "(use lavt, lgce, caris, gres or segearth-r1)"
         )
     if resolution <= 0:
-        raise ValueError(f"Expected --resolution to be a positive integer, but got {resolution}")
+        raise ProtocolError(f"Expected --resolution to be a positive integer, but got {resolution}")
     if fixed is not None and fixed != resolution:
-        raise ValueError(
+        raise ProtocolError(
             f"protocol {name} is {proto.name} at {fixed}; it cannot be combined with "
             f"--resolution {resolution} (use --protocol {proto.name} --resolution {resolution})"
         )
