@@ -14,9 +14,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +49,11 @@ _WINDOW = 4096
 
 @dataclass(frozen=True)
 class GtSample:
-    """What scoring needs of one ground-truth expression."""
+    """What scoring needs of one ground-truth expression (``rle`` is dropped once scored)."""
 
     sample_id: str
     split: str
-    rle: dict[str, Any]
+    rle: dict[str, Any] | None
     target_type: str
     categories: tuple[str, ...]
     size_bin: str
@@ -64,29 +64,41 @@ class GtSample:
         """True for a no-target expression."""
         return self.target_type == "none"
 
+    @property
+    def mask(self) -> dict[str, Any]:
+        """The ground-truth RLE (only while the sample is being scored)."""
+        if self.rle is None:
+            raise ValueError(f"sample {self.sample_id}: its mask was dropped after scoring")
+        return self.rle
+
 
 @dataclass
 class GroundTruth:
-    """The scored samples of one or more splits, and the ids set aside."""
+    """The scored samples (in dataset order), every id seen, and the ids set aside."""
 
-    samples: list[GtSample]
-    known_ids: set[str]
+    samples: list[GtSample] = field(default_factory=list)
+    known_ids: set[str] = field(default_factory=set)
     set_aside: dict[str, str] = field(default_factory=dict)
     excluded: dict[str, Any] = field(default_factory=dict)
 
 
-def read_ground_truth(
+def iter_ground_truth(
     ds: BuiltDataset,
     splits: Sequence[str],
+    gt: GroundTruth,
     *,
     exclude: Sequence[str] = (),
     sample_policy: str = "every-sentence",
-) -> GroundTruth:
-    """Read the expressions of ``splits`` in dataset order (annotation columns only).
+) -> Iterator[GtSample]:
+    """Stream the scored expressions of ``splits`` in dataset order (annotation columns only).
+
+    ``gt`` is filled on the way: every id seen, the ids set aside (exclusion lists, sample
+    policy) and the exclusion counts. Only the sample being yielded holds its mask.
 
     Args:
         ds: The built dataset.
         splits: Canonical split names.
+        gt: Receives what is learnt while streaming (``samples`` is left to the caller).
         exclude: Exclusion lists (``rsrefseg2``, ``dicor``): expressions carrying the list's
             flag are set aside.
         sample_policy: ``first-sentence-per-ref`` keeps the first expression of each ``ref_key``.
@@ -98,46 +110,52 @@ def read_ground_truth(
         if name not in EXCLUSION_LISTS:
             raise UnknownNameError("exclusion list", name, list(EXCLUSION_LISTS))
     flags = {EXCLUSION_LISTS[name]: name for name in exclude}
-    samples: list[GtSample] = []
-    known: set[str] = set()
-    set_aside: dict[str, str] = {}
-    n_excluded = dict.fromkeys(exclude, 0)
+    gt.excluded = {name: {"flag": EXCLUSION_LISTS[name], "n_samples": 0} for name in exclude}
     seen_refs: set[tuple[str, str]] = set()
     for split in splits:
         for row in ds.iter_rows(split, columns=_GT_COLUMNS):
             for e in row["expressions"]:
                 sid = e["sample_id"]
-                known.add(sid)
+                gt.known_ids.add(sid)
                 hit = [flags[f] for f in e["flags"] if f in flags]
                 if hit:
                     for name in hit:
-                        n_excluded[name] += 1
-                    set_aside[sid] = f"excluded by --exclude {hit[0]}"
+                        gt.excluded[name]["n_samples"] += 1
+                    gt.set_aside[sid] = f"excluded by --exclude {hit[0]}"
                     continue
                 tt = e["target_type"]
                 target_type = TARGET_TYPES[tt] if isinstance(tt, int) else str(tt)
                 ref = (split, e["ref_key"] or sid)
                 if sample_policy == "first-sentence-per-ref":
                     if ref in seen_refs:
-                        set_aside[sid] = "not the first sentence of its ref (sample policy)"
+                        gt.set_aside[sid] = "not the first sentence of its ref (sample policy)"
                         continue
                     seen_refs.add(ref)
                 h, w = int(e["mask"]["size"][0]), int(e["mask"]["size"][1])
-                samples.append(
-                    GtSample(
-                        sid,
-                        split,
-                        {"size": [h, w], "counts": e["mask"]["counts"]},
-                        target_type,
-                        tuple(e["categories"]),
-                        size_bin(int(e["area"]), h, w, target_type),
-                        ref[1],
-                    )
+                yield GtSample(
+                    sid,
+                    split,
+                    {"size": [h, w], "counts": e["mask"]["counts"]},
+                    target_type,
+                    tuple(e["categories"]),
+                    size_bin(int(e["area"]), h, w, target_type),
+                    ref[1],
                 )
-    excluded = {
-        name: {"flag": EXCLUSION_LISTS[name], "n_samples": n} for name, n in n_excluded.items()
-    }
-    return GroundTruth(samples, known, set_aside, excluded)
+
+
+def read_ground_truth(
+    ds: BuiltDataset,
+    splits: Sequence[str],
+    *,
+    exclude: Sequence[str] = (),
+    sample_policy: str = "every-sentence",
+) -> GroundTruth:
+    """All scored expressions of ``splits`` with their masks (see :func:`iter_ground_truth`)."""
+    gt = GroundTruth()
+    gt.samples = list(
+        iter_ground_truth(ds, splits, gt, exclude=exclude, sample_policy=sample_policy)
+    )
+    return gt
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,7 +173,7 @@ def _count_array(
     proto: Protocol,
     resize_predictions: bool,
 ) -> SampleCounts | str:
-    gh, gw = gt.rle["size"]
+    gh, gw = gt.mask["size"]
     if pred is not None:
         allowed = {(gh, gw)}
         if proto.resize != "none" and proto.resolution:
@@ -174,7 +192,7 @@ def _count_array(
                 )
             pred = pil_nearest(pred, gh, gw)
     return count_on_grid(
-        pred, masks.decode(gt.rle), proto, gt_empty=gt.gt_empty, no_target=no_target
+        pred, masks.decode(gt.mask), proto, gt_empty=gt.gt_empty, no_target=no_target
     )
 
 
@@ -182,7 +200,7 @@ def _count_job(job: tuple[Any, ...]) -> SampleCounts | str:
     """Counts of one sample (runs in worker processes): ``(kind, data, no_target, gt, ...)``."""
     kind, data, no_target, gt, proto, resize_predictions = job
     if kind == "missing":
-        c = count_on_grid(None, masks.decode(gt.rle), proto, gt_empty=gt.gt_empty)
+        c = count_on_grid(None, masks.decode(gt.mask), proto, gt_empty=gt.gt_empty)
         return missing_counts(c.g, gt.gt_empty)
     if kind == "png":
         try:
@@ -203,13 +221,13 @@ def _fast(
     if proto.resize != "none":
         return None
     if pred_rle is None or (proto.no_target_rule == "empty-mask" and nt):
-        g = masks.area(gt.rle)
+        g = masks.area(gt.mask)
         return SampleCounts(0, g, 0, g, gt.gt_empty, True)
-    if list(pred_rle["size"]) != list(gt.rle["size"]):
+    if list(pred_rle["size"]) != list(gt.mask["size"]):
         return None
     return count_rles(
         pred_rle,
-        gt.rle,
+        gt.mask,
         gt_empty=gt.gt_empty,
         no_target=nt if proto.no_target_rule == "separate" else None,
     )
@@ -217,15 +235,29 @@ def _fast(
 
 def count_samples(
     predictions: PredictionSet,
+    ground_truth: Iterable[GtSample],
     gt: GroundTruth,
     protocol: Protocol,
     *,
     allow_missing: bool = False,
     resize_predictions: bool = False,
     num_proc: int = 1,
+    total: int | None = None,
     progress: bool | None = None,
 ) -> tuple[CountArrays, int]:
-    """Align predictions with the ground truth and count every sample.
+    """Align predictions with the streamed ground truth and count every sample.
+
+    Args:
+        predictions: The prediction set.
+        ground_truth: Scored samples in dataset order (e.g. :func:`iter_ground_truth`).
+        gt: Receives each scored sample without its mask; must be the state
+            ``ground_truth`` fills (ids seen, ids set aside).
+        protocol: The protocol (its grid and no-target rule).
+        allow_missing: Score a missing prediction as wrong instead of failing.
+        resize_predictions: Resize predictions of another size to the GT size.
+        num_proc: Processes for PNG decoding and resizing.
+        total: Number of samples, for the progress bar.
+        progress: Show a progress bar.
 
     Returns:
         The per-sample counts in dataset order and the number of missing predictions.
@@ -236,7 +268,7 @@ def count_samples(
     pred_ids = set(predictions.sample_ids())
     bad = {sid: msg for sid, msg in predictions.problems}
     problems: dict[str, str] = {}
-    results: list[SampleCounts | None] = [None] * len(gt.samples)
+    results: list[SampleCounts | None] = []
     pending: list[tuple[int, tuple[Any, ...]]] = []
     n_missing = 0
     pool = ProcessPoolExecutor(max_workers=num_proc) if num_proc > 1 else None
@@ -257,8 +289,10 @@ def count_samples(
         pending.clear()
 
     try:
-        for idx, s in enumerate(track(gt.samples, "scoring", len(gt.samples), progress)):
+        for idx, s in enumerate(track(ground_truth, "scoring", total, progress)):
             sid = s.sample_id
+            gt.samples.append(replace(s, rle=None))
+            results.append(None)
             if sid in bad:
                 problems[sid] = bad[sid]
                 continue
@@ -271,9 +305,8 @@ def count_samples(
             else:
                 pred = predictions.get(sid)
                 if pred.path is not None:
-                    pending.append(
-                        (idx, ("png", str(pred.path), None, s, protocol, resize_predictions))
-                    )
+                    png = ("png", str(pred.path), None, s, protocol, resize_predictions)
+                    pending.append((idx, png))
                 else:
                     fast = _fast(pred.rle, s, pred.no_target, protocol)
                     if fast is not None:
@@ -365,7 +398,9 @@ def _score_table(
     num_proc: int,
     progress: bool | None,
 ) -> tuple[SampleTable, GroundTruth, PredictionSet, int]:
-    gt = read_ground_truth(ds, splits, exclude=exclude, sample_policy=proto.sample_policy)
+    gt = GroundTruth()
+    stream = iter_ground_truth(ds, splits, gt, exclude=exclude, sample_policy=proto.sample_policy)
+    total = sum(int(ds.manifest["splits"][s].get("expressions", 0)) for s in splits)
     preds = (
         predictions
         if isinstance(predictions, PredictionSet)
@@ -374,11 +409,13 @@ def _score_table(
     try:
         counts, n_missing = count_samples(
             preds,
+            stream,
             gt,
             proto,
             allow_missing=allow_missing,
             resize_predictions=resize_predictions,
             num_proc=num_proc,
+            total=total,
             progress=progress,
         )
     finally:
