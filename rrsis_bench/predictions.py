@@ -38,6 +38,7 @@ import numpy as np
 
 from rrsis_bench import masks
 from rrsis_bench.errors import FormatError, OutputExistsError, UnknownNameError
+from rrsis_bench.metrics.counts import rle_runs
 from rrsis_bench.schema import Rle
 
 PredictionFormat = Literal["png", "jsonl", "coco"]
@@ -94,36 +95,10 @@ def rle_problem(rle: Any) -> str | None:
         return None
     if not isinstance(counts, str):
         return "RLE counts must be a string (compressed) or a list of integers"
-    runs = _runs(counts)
+    runs = rle_runs(counts)
     if runs is None or (runs.size and runs.min() < 0) or int(runs.sum()) != total:
         return "RLE counts are corrupt (their runs do not cover height*width pixels)"
     return None
-
-
-def _runs(counts: str) -> np.ndarray | None:
-    try:
-        c = np.frombuffer(counts.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
-    except UnicodeEncodeError:
-        return None
-    if c.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if c.min() < 0 or c.max() > 63 or c[-1] & 0x20:
-        return None
-    ends = np.flatnonzero((c & 0x20) == 0)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    pos = np.arange(c.size) - np.repeat(starts, ends - starts + 1)
-    if pos.max() > 12:
-        return None
-    group = np.repeat(np.arange(ends.size), ends - starts + 1)
-    x = np.bincount(group, weights=(c & 0x1F) << (5 * pos)).astype(np.int64)
-    neg = (c[ends] & 0x10) != 0
-    x = np.where(neg, x - (np.int64(1) << (5 * (pos[ends] + 1))), x)
-    runs = x.copy()
-    if runs.size > 3:
-        runs[3::2] = np.cumsum(x[1::2])[1:]
-    if runs.size > 4:
-        runs[4::2] = np.cumsum(x[2::2])[1:]
-    return runs
 
 
 def as_rle(rle: Mapping[str, Any]) -> Rle:

@@ -28,6 +28,7 @@ from rrsis_bench.metrics import (
     CountArrays,
     Protocol,
     SampleCounts,
+    count_dense_rle,
     count_on_grid,
     count_rles,
     get_protocol,
@@ -191,6 +192,12 @@ def _count_array(
                     "with nearest neighbour"
                 )
             pred = pil_nearest(pred, gh, gw)
+    if proto.resize == "none":
+        if pred is None or (proto.no_target_rule == "empty-mask" and no_target):
+            g = masks.area(gt.mask)
+            return SampleCounts(0, g, 0, g, gt.gt_empty, True)
+        nt = no_target if proto.no_target_rule == "separate" else None
+        return count_dense_rle(pred, gt.mask, gt_empty=gt.gt_empty, no_target=nt)
     return count_on_grid(
         pred, masks.decode(gt.mask), proto, gt_empty=gt.gt_empty, no_target=no_target
     )
@@ -200,6 +207,8 @@ def _count_job(job: tuple[Any, ...]) -> SampleCounts | str:
     """Counts of one sample (runs in worker processes): ``(kind, data, no_target, gt, ...)``."""
     kind, data, no_target, gt, proto, resize_predictions = job
     if kind == "missing":
+        if proto.resize == "none":
+            return missing_counts(masks.area(gt.mask), gt.gt_empty)
         c = count_on_grid(None, masks.decode(gt.mask), proto, gt_empty=gt.gt_empty)
         return missing_counts(c.g, gt.gt_empty)
     if kind == "png":

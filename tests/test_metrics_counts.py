@@ -10,9 +10,16 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from rrsis_bench import masks
-from rrsis_bench.metrics import bootstrap_ci, count_masks, count_rles, paired_bootstrap
+from rrsis_bench.metrics import (
+    bootstrap_ci,
+    count_dense_rle,
+    count_masks,
+    count_rles,
+    paired_bootstrap,
+)
+from rrsis_bench.metrics.counts import rle_runs
 from rrsis_bench.metrics.resize import letterbox, letterbox_shape, opencv_nearest, pil_nearest
-from rrsis_bench.predictions import _runs, rle_problem
+from rrsis_bench.predictions import rle_problem
 
 
 @st.composite
@@ -44,6 +51,8 @@ def test_rle_counts_equal_decoded_counts(pair, no_target, gt_empty) -> None:
     )
     decoded = count_masks(pred, gt, gt_empty=gt_empty, no_target=no_target)
     assert from_rle == decoded
+    dense = count_dense_rle(pred * 3, masks.encode(gt), gt_empty=gt_empty, no_target=no_target)
+    assert dense == decoded
     # and both agree with the definition
     i = int(np.logical_and(pred, gt).sum())
     assert (decoded.i, decoded.u) == (i, int(np.logical_or(pred, gt).sum()))
@@ -53,7 +62,7 @@ def test_rle_counts_equal_decoded_counts(pair, no_target, gt_empty) -> None:
 @given(mask_pairs())
 def test_vectorised_rle_runs_match_the_reference_decoder(pair) -> None:
     rle = masks.encode(pair[0])
-    assert _runs(rle["counts"]).tolist() == masks._runs(rle["counts"].encode())
+    assert rle_runs(rle["counts"]).tolist() == masks._runs(rle["counts"].encode())
     assert rle_problem(rle) is None
 
 
@@ -61,7 +70,7 @@ def test_rle_runs_large_values_and_corrupt_strings() -> None:
     m = np.zeros((2048, 2048), np.uint8)
     m[1000:1001, 5:2000] = 1
     rle = masks.encode(m)
-    assert _runs(rle["counts"]).tolist() == masks._runs(rle["counts"].encode())
+    assert rle_runs(rle["counts"]).tolist() == masks._runs(rle["counts"].encode())
     assert rle_problem({"size": [3, 3], "counts": "0000"}) == (
         "RLE counts are corrupt (their runs do not cover height*width pixels)"
     )

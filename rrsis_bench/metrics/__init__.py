@@ -49,10 +49,12 @@ from rrsis_bench.metrics.compute import MetricResult, PerSample, compute_metrics
 from rrsis_bench.metrics.counts import (
     CountArrays,
     SampleCounts,
+    count_dense_rle,
     count_masks,
     count_on_grid,
     count_rles,
     missing_counts,
+    rle_runs,
 )
 from rrsis_bench.metrics.protocols import (
     ALIASES,
@@ -89,6 +91,7 @@ __all__ = [
     "SampleCounts",
     "bootstrap_ci",
     "compute_metrics",
+    "count_dense_rle",
     "count_masks",
     "count_on_grid",
     "count_rles",
@@ -98,4 +101,5 @@ __all__ = [
     "paired_bootstrap",
     "per_sample",
     "pr_key",
+    "rle_runs",
 ]

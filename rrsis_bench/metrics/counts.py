@@ -97,6 +97,80 @@ def count_rles(
     return SampleCounts(i, p + g - i, p, g, gt_empty, _pred_nt(no_target, p))
 
 
+def rle_runs(counts: str) -> np.ndarray | None:
+    """Run lengths of a compressed RLE ``counts`` string, decoded vectorised (``None`` if corrupt).
+
+    COCO's string form stores each run as 5-bit groups (``chr(48 + group)``, bit 0x20 = more
+    groups follow, bit 0x10 of the last group = negative) and runs after the second as deltas to
+    the run two places before.
+    """
+    try:
+        c = np.frombuffer(counts.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
+    except UnicodeEncodeError:
+        return None
+    if c.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if c.min() < 0 or c.max() > 63 or c[-1] & 0x20:
+        return None
+    ends = np.flatnonzero((c & 0x20) == 0)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    pos = np.arange(c.size) - np.repeat(starts, ends - starts + 1)
+    if pos.max() > 12:
+        return None
+    group = np.repeat(np.arange(ends.size), ends - starts + 1)
+    x = np.bincount(group, weights=(c & 0x1F) << (5 * pos)).astype(np.int64)
+    neg = (c[ends] & 0x10) != 0
+    x = np.where(neg, x - (np.int64(1) << (5 * (pos[ends] + 1))), x)
+    runs = x.copy()
+    if runs.size > 3:
+        runs[3::2] = np.cumsum(x[1::2])[1:]
+    if runs.size > 4:
+        runs[4::2] = np.cumsum(x[2::2])[1:]
+    return runs
+
+
+def count_dense_rle(
+    pred: np.ndarray,
+    gt: Rle | dict[str, Any],
+    *,
+    gt_empty: bool = False,
+    no_target: bool | None = None,
+) -> SampleCounts:
+    """Counts of a dense prediction against an RLE ground truth of the same size.
+
+    The ground truth is expanded from its runs (column-major) and compared with the prediction
+    inside the ground truth's bounding columns and rows only, so no full decode, transpose or
+    copy of the prediction is made.
+
+    Raises:
+        ValueError: If the sizes differ or the RLE is corrupt.
+    """
+    h, w = int(gt["size"][0]), int(gt["size"][1])
+    if pred.shape != (h, w):
+        raise ValueError(f"Expected masks of one shape, but got {pred.shape} and {(h, w)}")
+    counts = gt["counts"]
+    runs = rle_runs(counts.decode("ascii") if isinstance(counts, bytes) else counts)
+    if runs is None or int(runs.sum()) != h * w:
+        raise ValueError("corrupt ground-truth RLE")
+    p = int(np.count_nonzero(pred))
+    fg = runs[1::2]
+    g = int(fg.sum())
+    i = 0
+    if p and g:
+        ends = np.cumsum(runs)
+        fg_ends = ends[1::2][fg > 0]
+        fg_starts = fg_ends - fg[fg > 0]
+        x0, x1 = int(fg_starts[0]) // h, (int(fg_ends[-1]) - 1) // h + 1
+        flat = np.repeat((np.arange(runs.size) & 1).astype(np.bool_), runs)
+        cols = flat[x0 * h : x1 * h].reshape(x1 - x0, h)  # G^T for columns x0..x1
+        rows = np.flatnonzero(cols.any(axis=0))
+        y0, y1 = int(rows[0]), int(rows[-1]) + 1
+        box = pred[y0:y1, x0:x1].T
+        box = box if box.dtype == np.bool_ else box != 0
+        i = int(np.count_nonzero(np.logical_and(box, cols[:, y0:y1])))
+    return SampleCounts(i, p + g - i, p, g, gt_empty, _pred_nt(no_target, p))
+
+
 def count_on_grid(
     pred: np.ndarray | None,
     gt: np.ndarray,
