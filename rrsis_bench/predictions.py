@@ -29,7 +29,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -38,7 +38,7 @@ import numpy as np
 
 from rrsis_bench import masks
 from rrsis_bench.errors import FormatError, OutputExistsError, UnknownNameError
-from rrsis_bench.metrics.counts import rle_runs
+from rrsis_bench.metrics.counts import rle_totals
 from rrsis_bench.schema import Rle
 
 PredictionFormat = Literal["png", "jsonl", "coco"]
@@ -72,12 +72,11 @@ class Prediction:
 # masks
 
 
-def rle_problem(rle: Any) -> str | None:
-    """Why ``rle`` is not a usable compressed RLE (``None`` if it is).
+_CORRUPT = "RLE counts are corrupt (their runs do not cover height*width pixels)"
 
-    Checks the structure and that the runs (decoded vectorised) are non-negative and cover
-    ``h × w`` pixels exactly, so a corrupt string never reaches the C decoder.
-    """
+
+def _structure_problem(rle: Any) -> str | None:
+    """Every check of :func:`rle_problem` except decoding a string ``counts``."""
     if not isinstance(rle, Mapping) or "size" not in rle or "counts" not in rle:
         return "mask is not an RLE object with 'size' and 'counts'"
     size = rle["size"]
@@ -88,17 +87,35 @@ def rle_problem(rle: Any) -> str | None:
     ):
         return f"RLE size must be [height, width] of non-negative integers, got {size!r}"
     counts = rle["counts"]
-    total = int(size[0]) * int(size[1])
     if isinstance(counts, list):
+        total = int(size[0]) * int(size[1])
         if not all(isinstance(v, int) and v >= 0 for v in counts) or sum(counts) != total:
             return "uncompressed RLE counts must be non-negative integers summing to height*width"
         return None
     if not isinstance(counts, str):
         return "RLE counts must be a string (compressed) or a list of integers"
-    runs = rle_runs(counts)
-    if runs is None or (runs.size and runs.min() < 0) or int(runs.sum()) != total:
-        return "RLE counts are corrupt (their runs do not cover height*width pixels)"
     return None
+
+
+def rle_problems(rles: Sequence[Any]) -> list[str | None]:
+    """Why each RLE is not usable (``None`` where it is), decoding all strings in one pass.
+
+    Checks the structure and that the runs are non-negative and cover ``h × w`` pixels exactly,
+    so a corrupt string never reaches the C decoder.
+    """
+    out = [_structure_problem(r) for r in rles]
+    todo = [k for k, p in enumerate(out) if p is None and isinstance(rles[k]["counts"], str)]
+    if todo:
+        totals = rle_totals([rles[k]["counts"] for k in todo])
+        for k, total in zip(todo, totals.tolist(), strict=True):
+            if total != int(rles[k]["size"][0]) * int(rles[k]["size"][1]):
+                out[k] = _CORRUPT
+    return out
+
+
+def rle_problem(rle: Any) -> str | None:
+    """Why ``rle`` is not a usable compressed RLE (``None`` if it is); see :func:`rle_problems`."""
+    return rle_problems([rle])[0]
 
 
 def as_rle(rle: Mapping[str, Any]) -> Rle:
@@ -208,8 +225,12 @@ class PngPredictions(PredictionSet):
         return Prediction(sample_id, path=self._files[sample_id])
 
 
-def _check_entry(obj: Any, where: str, mask_key: str) -> tuple[str, str | None]:
-    """Return (sample_id, problem) for one JSON object; FormatError if it has no sample id."""
+def _entry_problem(obj: Any, where: str, mask_key: str) -> tuple[str, str | None, bool]:
+    """(sample_id, problem, whether its mask still needs the RLE check) of one JSON object.
+
+    Raises:
+        FormatError: If the object is not a JSON object or has no string ``sample_id``.
+    """
     if not isinstance(obj, dict):
         raise FormatError(f"{where}: expected a JSON object, but got {type(obj).__name__}")
     sid = obj.get("sample_id")
@@ -217,13 +238,27 @@ def _check_entry(obj: Any, where: str, mask_key: str) -> tuple[str, str | None]:
         raise FormatError(f"{where}: expected a string 'sample_id', but got {sid!r}")
     nt = obj.get("no_target")
     if nt is not None and not isinstance(nt, bool):
-        return sid, f"{where}: no_target must be true or false, got {nt!r}"
+        return sid, f"{where}: no_target must be true or false, got {nt!r}", False
     if mask_key not in obj:
         if nt is True:
-            return sid, None
-        return sid, f"{where}: no '{mask_key}' (only allowed with \"no_target\": true)"
-    problem = rle_problem(obj[mask_key])
-    return sid, None if problem is None else f"{where}: {problem}"
+            return sid, None, False
+        return sid, f"{where}: no '{mask_key}' (only allowed with \"no_target\": true)", False
+    return sid, None, True
+
+
+def _check_entries(entries: list[tuple[Any, str]], mask_key: str) -> list[tuple[str, str | None]]:
+    """(sample_id, problem) of many ``(object, where)`` entries; RLEs checked in one pass."""
+    checked = [_entry_problem(obj, where, mask_key) for obj, where in entries]
+    need = [k for k, (_, _, rle) in enumerate(checked) if rle]
+    problems = rle_problems([entries[k][0][mask_key] for k in need])
+    out = [(sid, problem) for sid, problem, _ in checked]
+    for k, problem in zip(need, problems, strict=True):
+        if problem is not None:
+            out[k] = (out[k][0], f"{entries[k][1]}: {problem}")
+    return out
+
+
+_CHUNK = 2048
 
 
 class JsonlPredictions(PredictionSet):
@@ -233,20 +268,33 @@ class JsonlPredictions(PredictionSet):
         super().__init__(path, "jsonl")
         self._offsets: dict[str, tuple[int, int]] = {}
         self._file = open(path, "rb")
+        chunk: list[tuple[Any, int, int]] = []
         offset = 0
-        for lineno, raw in enumerate(self._file, start=1):
-            start, offset = offset, offset + len(raw)
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                self._file.close()
-                msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-                raise FormatError(
-                    f"line is not valid JSON ({msg}); each line must be one object", path, lineno
-                ) from None
-            sid, problem = _check_entry(obj, f"line {lineno}", "mask")
+        try:
+            for lineno, raw in enumerate(self._file, start=1):
+                start, offset = offset, offset + len(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    obj = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                    raise FormatError(
+                        f"line is not valid JSON ({msg}); each line must be one object",
+                        path,
+                        lineno,
+                    ) from None
+                chunk.append((obj, lineno, start))
+                if len(chunk) >= _CHUNK:
+                    self._index(chunk)
+            self._index(chunk)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _index(self, chunk: list[tuple[Any, int, int]]) -> None:
+        checked = _check_entries([(obj, f"line {n}") for obj, n, _ in chunk], "mask")
+        for (sid, problem), (_, lineno, start) in zip(checked, chunk, strict=True):
             if sid in self._offsets:
                 first = self._offsets[sid][1]
                 self.problems.append((sid, f"duplicate prediction on lines {first} and {lineno}"))
@@ -254,6 +302,7 @@ class JsonlPredictions(PredictionSet):
             if problem is not None:
                 self.problems.append((sid, problem))
             self._offsets[sid] = (start, lineno)
+        chunk.clear()
 
     def sample_ids(self) -> list[str]:
         """Every sample id on a line."""
@@ -289,8 +338,10 @@ class CocoPredictions(PredictionSet):
                 f"expected a JSON list of result entries, but got {type(data).__name__}", path
             )
         groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
-        for k, obj in enumerate(data):
-            sid, problem = _check_entry(obj, f"entry {k}", "segmentation")
+        checked = _check_entries(
+            [(obj, f"entry {k}") for k, obj in enumerate(data)], "segmentation"
+        )
+        for k, (obj, (sid, problem)) in enumerate(zip(data, checked, strict=True)):
             score = obj.get("score", None)
             if score is not None and (
                 isinstance(score, bool) or not isinstance(score, (int, float))

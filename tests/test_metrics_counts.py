@@ -17,7 +17,7 @@ from rrsis_bench.metrics import (
     count_rles,
     paired_bootstrap,
 )
-from rrsis_bench.metrics.counts import rle_runs
+from rrsis_bench.metrics.counts import rle_runs, rle_totals
 from rrsis_bench.metrics.resize import letterbox, letterbox_shape, opencv_nearest, pil_nearest
 from rrsis_bench.predictions import rle_problem
 
@@ -143,3 +143,27 @@ def test_paired_bootstrap_of_identical_sets_is_zero() -> None:
     assert better["oiou"][0] > 0 and better["miou"][0] > 0
     with pytest.raises(ValueError, match="Expected paired samples, but got 4 and 2"):
         paired_bootstrap((i, u, i / u), (i[:2], u[:2], i[:2] / u[:2]))
+
+
+def _reference_total(counts: str) -> int:
+    try:
+        return sum(masks._runs(counts.encode("ascii")))
+    except (ValueError, UnicodeEncodeError):
+        return -1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(mask_pairs(), st.sampled_from(["keep", "cut", "junk", "prefix"])), max_size=8
+    )
+)
+def test_batch_rle_totals_match_one_by_one(items) -> None:
+    strings = []
+    for (m, _), how in items:
+        s = masks.encode(m)["counts"]
+        s = {"keep": s, "cut": s[:-1], "junk": s + "~", "prefix": "!" + s}[how]
+        strings.append(s)
+    got = rle_totals(strings).tolist()
+    assert got == [_reference_total(s) for s in strings]
+    assert got == [-1 if (r := rle_runs(s)) is None else int(r.sum()) for s in strings]

@@ -98,35 +98,94 @@ def count_rles(
 
 
 def rle_runs(counts: str) -> np.ndarray | None:
-    """Run lengths of a compressed RLE ``counts`` string, decoded vectorised (``None`` if corrupt).
+    """Run lengths of one compressed RLE ``counts`` string (``None`` if corrupt).
 
-    COCO's string form stores each run as 5-bit groups (``chr(48 + group)``, bit 0x20 = more
-    groups follow, bit 0x10 of the last group = negative) and runs after the second as deltas to
-    the run two places before.
+    COCO's string form stores each run as 5-bit groups (``chr(48 + group)``, bit 0x20: more
+    groups follow, bit 0x10 of the last group: negative) and every run after the third as a
+    difference to the run two places before.
     """
     try:
-        c = np.frombuffer(counts.encode("ascii"), dtype=np.uint8).astype(np.int64) - 48
+        blob = counts.encode("ascii")
     except UnicodeEncodeError:
         return None
-    if c.size == 0:
+    if not blob:
         return np.zeros(0, dtype=np.int64)
-    if c.min() < 0 or c.max() > 63 or c[-1] & 0x20:
+    decoded = _decode_runs(blob, np.array([len(blob)], dtype=np.int64))
+    if decoded is None or decoded[1][0]:
         return None
-    ends = np.flatnonzero((c & 0x20) == 0)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    pos = np.arange(c.size) - np.repeat(starts, ends - starts + 1)
-    if pos.max() > 12:
-        return None
-    group = np.repeat(np.arange(ends.size), ends - starts + 1)
-    x = np.bincount(group, weights=(c & 0x1F) << (5 * pos)).astype(np.int64)
-    neg = (c[ends] & 0x10) != 0
-    x = np.where(neg, x - (np.int64(1) << (5 * (pos[ends] + 1))), x)
+    return decoded[0]
+
+
+def rle_totals(counts: Sequence[str]) -> np.ndarray:
+    """Pixels covered by each compressed RLE ``counts`` string, decoded in one numpy pass.
+
+    Returns an int64 array, ``-1`` where a string is corrupt (a character outside the
+    alphabet, an unfinished value, a negative run). A valid RLE's total equals ``h * w``.
+    """
+    n = len(counts)
+    out = np.full(n, -1, dtype=np.int64)
+    blobs: list[bytes] = []
+    owners: list[int] = []
+    for k, s in enumerate(counts):
+        try:
+            b = s.encode("ascii")
+        except UnicodeEncodeError:
+            continue
+        if b:
+            blobs.append(b)
+            owners.append(k)
+        else:
+            out[k] = 0
+    if not blobs:
+        return out
+    lengths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
+    decoded = _decode_runs(b"".join(blobs), lengths)
+    if decoded is None:  # pragma: no cover - _decode_runs returns None only for one string
+        return out
+    runs, bad, run_owner = decoded
+    cum = np.cumsum(runs)
+    first = np.searchsorted(run_owner, np.arange(len(blobs)))
+    last = np.searchsorted(run_owner, np.arange(len(blobs)), side="right") - 1
+    totals = cum[last] - np.where(first > 0, cum[np.maximum(first - 1, 0)], 0)
+    out[np.asarray(owners)] = np.where(bad, -1, totals)
+    return out
+
+
+def _decode_runs(
+    blob: bytes, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Decode the counts strings concatenated in ``blob``: (runs, corrupt per string, owner per run)."""
+    m = lengths.size
+    c = np.frombuffer(blob, dtype=np.uint8).astype(np.int64) - 48
+    owner = np.repeat(np.arange(m), lengths)
+    string_end = np.cumsum(lengths) - 1
+    bad = np.bincount(owner, weights=(c < 0) | (c > 63), minlength=m) > 0
+    more = (c & 0x20) != 0
+    bad |= more[string_end]
+    ends_value = ~more
+    ends_value[string_end] = True
+    ends = np.flatnonzero(ends_value)
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    group = np.cumsum(ends_value) - ends_value
+    k = np.arange(c.size) - starts[group]
+    bad |= np.bincount(owner, weights=k > 11, minlength=m) > 0
+    k = np.minimum(k, 11)
+    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
+    x = np.where((c[ends] & 0x10) != 0, x - (np.int64(1) << (5 * (k[ends] + 1))), x)
+    run_owner = owner[ends]
+    first = np.searchsorted(run_owner, np.arange(m))
+    local = np.arange(x.size) - first[run_owner]
+    before = first[run_owner] - 1
     runs = x.copy()
-    if runs.size > 3:
-        runs[3::2] = np.cumsum(x[1::2])[1:]
-    if runs.size > 4:
-        runs[4::2] = np.cumsum(x[2::2])[1:]
-    return runs
+    for parity in (0, 1):
+        chain = (local % 2 == parity) & (local >= 1)
+        cs = np.cumsum(np.where(chain, x, 0))
+        base = np.where(before >= 0, cs[np.maximum(before, 0)], 0)
+        runs = np.where(chain, cs - base, runs)
+    bad |= np.bincount(run_owner, weights=runs < 0, minlength=m) > 0
+    return runs, bad, run_owner
 
 
 def count_dense_rle(
