@@ -258,7 +258,7 @@ def _check_entries(entries: list[tuple[Any, str]], mask_key: str) -> list[tuple[
     return out
 
 
-_CHUNK = 2048
+_CHUNK = 512
 
 
 class JsonlPredictions(PredictionSet):

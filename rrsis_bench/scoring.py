@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -300,7 +300,9 @@ def count_samples(
     try:
         for idx, s in enumerate(track(ground_truth, "scoring", total, progress)):
             sid = s.sample_id
-            gt.samples.append(replace(s, rle=None))
+            gt.samples.append(
+                GtSample(sid, s.split, None, s.target_type, s.categories, s.size_bin, s.ref_key)
+            )
             results.append(None)
             if sid in bad:
                 problems[sid] = bad[sid]

@@ -159,7 +159,10 @@ def _decode_runs(
     c = np.frombuffer(blob, dtype=np.uint8).astype(np.int64) - 48
     owner = np.repeat(np.arange(m), lengths)
     string_end = np.cumsum(lengths) - 1
-    bad = np.bincount(owner, weights=(c < 0) | (c > 63), minlength=m) > 0
+    bad = np.zeros(m, dtype=bool)
+    outside = (c < 0) | (c > 63)
+    if outside.any():
+        bad[np.unique(owner[outside])] = True
     more = (c & 0x20) != 0
     bad |= more[string_end]
     ends_value = ~more
@@ -170,8 +173,9 @@ def _decode_runs(
     starts[1:] = ends[:-1] + 1
     group = np.cumsum(ends_value) - ends_value
     k = np.arange(c.size) - starts[group]
-    bad |= np.bincount(owner, weights=k > 11, minlength=m) > 0
-    k = np.minimum(k, 11)
+    if k.max() > 11:
+        bad[np.unique(owner[k > 11])] = True
+        k = np.minimum(k, 11)
     x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
     x = np.where((c[ends] & 0x10) != 0, x - (np.int64(1) << (5 * (k[ends] + 1))), x)
     run_owner = owner[ends]
@@ -184,7 +188,9 @@ def _decode_runs(
         cs = np.cumsum(np.where(chain, x, 0))
         base = np.where(before >= 0, cs[np.maximum(before, 0)], 0)
         runs = np.where(chain, cs - base, runs)
-    bad |= np.bincount(run_owner, weights=runs < 0, minlength=m) > 0
+    negative = runs < 0
+    if negative.any():
+        bad[np.unique(run_owner[negative])] = True
     return runs, bad, run_owner
 
 
