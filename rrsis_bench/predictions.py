@@ -225,17 +225,26 @@ class PngPredictions(PredictionSet):
         return Prediction(sample_id, path=self._files[sample_id])
 
 
-def _entry_problem(obj: Any, where: str, mask_key: str) -> tuple[str, str | None, bool]:
+def _entry_problem(obj: Any, where: str, mask_key: str, path: Path) -> tuple[str, str | None, bool]:
     """(sample_id, problem, whether its mask still needs the RLE check) of one JSON object.
 
     Raises:
         FormatError: If the object is not a JSON object or has no string ``sample_id``.
     """
+    line = int(where.split()[1]) if where.startswith("line ") else None
+    prefix = "" if line is not None else f"{where}: "
     if not isinstance(obj, dict):
-        raise FormatError(f"{where}: expected a JSON object, but got {type(obj).__name__}")
+        hint = (
+            " (a COCO-results list belongs in a .json file, or pass --format coco)"
+            if isinstance(obj, list) and mask_key == "mask"
+            else ""
+        )
+        raise FormatError(
+            f"{prefix}expected a JSON object, but got {type(obj).__name__}{hint}", path, line
+        )
     sid = obj.get("sample_id")
     if not isinstance(sid, str) or not sid:
-        raise FormatError(f"{where}: expected a string 'sample_id', but got {sid!r}")
+        raise FormatError(f"{prefix}expected a string 'sample_id', but got {sid!r}", path, line)
     nt = obj.get("no_target")
     if nt is not None and not isinstance(nt, bool):
         return sid, f"{where}: no_target must be true or false, got {nt!r}", False
@@ -246,9 +255,11 @@ def _entry_problem(obj: Any, where: str, mask_key: str) -> tuple[str, str | None
     return sid, None, True
 
 
-def _check_entries(entries: list[tuple[Any, str]], mask_key: str) -> list[tuple[str, str | None]]:
+def _check_entries(
+    entries: list[tuple[Any, str]], mask_key: str, path: Path
+) -> list[tuple[str, str | None]]:
     """(sample_id, problem) of many ``(object, where)`` entries; RLEs checked in one pass."""
-    checked = [_entry_problem(obj, where, mask_key) for obj, where in entries]
+    checked = [_entry_problem(obj, where, mask_key, path) for obj, where in entries]
     need = [k for k, (_, _, rle) in enumerate(checked) if rle]
     problems = rle_problems([entries[k][0][mask_key] for k in need])
     out = [(sid, problem) for sid, problem, _ in checked]
@@ -293,7 +304,7 @@ class JsonlPredictions(PredictionSet):
             raise
 
     def _index(self, chunk: list[tuple[Any, int, int]]) -> None:
-        checked = _check_entries([(obj, f"line {n}") for obj, n, _ in chunk], "mask")
+        checked = _check_entries([(obj, f"line {n}") for obj, n, _ in chunk], "mask", self.path)
         for (sid, problem), (_, lineno, start) in zip(checked, chunk, strict=True):
             if sid in self._offsets:
                 first = self._offsets[sid][1]
@@ -330,7 +341,12 @@ class CocoPredictions(PredictionSet):
             with open(path, encoding="utf-8") as f:
                 data = json.load(f)
         except json.JSONDecodeError as exc:
-            raise FormatError(f"not valid JSON ({exc.msg})", path, exc.lineno) from None
+            hint = (
+                "; it looks like JSON Lines: name it .jsonl or pass --format jsonl"
+                if exc.msg == "Extra data"
+                else ""
+            )
+            raise FormatError(f"not valid JSON ({exc.msg}){hint}", path, exc.lineno) from None
         except UnicodeDecodeError as exc:
             raise FormatError(f"not UTF-8 text ({exc.reason})", path) from None
         if not isinstance(data, list):
@@ -339,7 +355,7 @@ class CocoPredictions(PredictionSet):
             )
         groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         checked = _check_entries(
-            [(obj, f"entry {k}") for k, obj in enumerate(data)], "segmentation"
+            [(obj, f"entry {k}") for k, obj in enumerate(data)], "segmentation", path
         )
         for k, (obj, (sid, problem)) in enumerate(zip(data, checked, strict=True)):
             score = obj.get("score", None)

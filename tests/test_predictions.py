@@ -131,10 +131,14 @@ def test_jsonl_syntax_error_names_the_line(tmp_path: Path) -> None:
         f"{f}:3: line is not valid JSON (Expecting value); each line must be one object"
     )
     f.write_text(good + "\n" + json.dumps([1]) + "\n")
-    with pytest.raises(FormatError, match=r"line 2: expected a JSON object, but got list"):
+    with pytest.raises(FormatError) as exc:
         open_predictions(f)
+    assert str(exc.value) == (
+        f"{f}:2: expected a JSON object, but got list (a COCO-results list belongs in a "
+        ".json file, or pass --format coco)"
+    )
     f.write_text(json.dumps({"mask": {}}) + "\n")
-    with pytest.raises(FormatError, match=r"line 1: expected a string 'sample_id', but got None"):
+    with pytest.raises(FormatError, match=r"p.jsonl:1: expected a string 'sample_id', but got None"):
         open_predictions(f)
 
 
@@ -190,6 +194,13 @@ def test_coco_errors(tmp_path: Path) -> None:
     f.write_text('{"sample_id": "x"}')
     with pytest.raises(FormatError, match="expected a JSON list of result entries, but got dict"):
         open_predictions(f)
+    f.write_text('{"sample_id": "x"}\n{"sample_id": "y"}\n')
+    with pytest.raises(FormatError) as exc:
+        open_predictions(f)
+    assert str(exc.value) == (
+        f"{f}:2: not valid JSON (Extra data); it looks like JSON Lines: name it .jsonl or pass "
+        "--format jsonl"
+    )
     e1 = {"sample_id": "x", "segmentation": masks.encode(np.zeros((2, 2)))}
     e2 = {"sample_id": "x", "segmentation": masks.encode(np.zeros((3, 2)))}
     f.write_text(json.dumps([e1, e2, {**e1, "sample_id": "y", "score": "high"}]))
