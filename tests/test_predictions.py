@@ -138,7 +138,9 @@ def test_jsonl_syntax_error_names_the_line(tmp_path: Path) -> None:
         ".json file, or pass --format coco)"
     )
     f.write_text(json.dumps({"mask": {}}) + "\n")
-    with pytest.raises(FormatError, match=r"p.jsonl:1: expected a string 'sample_id', but got None"):
+    with pytest.raises(
+        FormatError, match=r"p.jsonl:1: expected a string 'sample_id', but got None"
+    ):
         open_predictions(f)
 
 
