@@ -14,357 +14,39 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from rrsis_bench import masks
-from rrsis_bench.errors import PredictionError, UnknownNameError
+from rrsis_bench.alignment import count_samples
+from rrsis_bench.errors import UnknownNameError
+from rrsis_bench.ground_truth import (
+    EXCLUSION_LISTS,
+    GroundTruth,
+    GtSample,
+    iter_ground_truth,
+    read_ground_truth,
+)
 from rrsis_bench.metrics import (
     CountArrays,
     Protocol,
-    SampleCounts,
-    count_dense_rle,
-    count_on_grid,
-    count_rles,
     get_protocol,
-    missing_counts,
 )
-from rrsis_bench.metrics.resize import pil_nearest
-from rrsis_bench.predictions import MaskReadError, PredictionSet, open_predictions, read_png_mask
-from rrsis_bench.progress import track
-from rrsis_bench.schema import TARGET_TYPES, Rle, natural_key, size_bin
+from rrsis_bench.predictions import PredictionSet, open_predictions
 from rrsis_bench.score_report import CompareReport, SampleTable, ScoreReport, build_report
 from rrsis_bench.store import BuiltDataset, open_dataset
 
-EXCLUSION_LISTS: dict[str, str] = {"rsrefseg2": "excluded_rsrefseg2", "dicor": "excluded_dicor"}
-"""``--exclude`` name → the flag the builders set on the listed expressions."""
-
-_GT_COLUMNS = ["image_id", "width", "height", "expressions"]
-_WINDOW = 4096
-
-
-@dataclass(frozen=True)
-class GtSample:
-    """What scoring needs of one ground-truth expression (``rle`` is dropped once scored)."""
-
-    sample_id: str
-    split: str
-    rle: dict[str, Any] | None
-    target_type: str
-    categories: tuple[str, ...]
-    size_bin: str
-    ref_key: str
-
-    @property
-    def gt_empty(self) -> bool:
-        """True for a no-target expression."""
-        return self.target_type == "none"
-
-    @property
-    def mask(self) -> dict[str, Any]:
-        """The ground-truth RLE (only while the sample is being scored)."""
-        if self.rle is None:
-            raise ValueError(f"sample {self.sample_id}: its mask was dropped after scoring")
-        return self.rle
-
-
-@dataclass
-class GroundTruth:
-    """The scored samples (in dataset order), every id seen, and the ids set aside."""
-
-    samples: list[GtSample] = field(default_factory=list)
-    known_ids: set[str] = field(default_factory=set)
-    set_aside: dict[str, str] = field(default_factory=dict)
-    excluded: dict[str, Any] = field(default_factory=dict)
-
-
-def iter_ground_truth(
-    ds: BuiltDataset,
-    splits: Sequence[str],
-    gt: GroundTruth,
-    *,
-    exclude: Sequence[str] = (),
-    sample_policy: str = "every-sentence",
-) -> Iterator[GtSample]:
-    """Stream the scored expressions of ``splits`` in dataset order (annotation columns only).
-
-    ``gt`` is filled on the way: every id seen, the ids set aside (exclusion lists, sample
-    policy) and the exclusion counts. Only the sample being yielded holds its mask.
-
-    Args:
-        ds: The built dataset.
-        splits: Canonical split names.
-        gt: Receives what is learnt while streaming (``samples`` is left to the caller).
-        exclude: Exclusion lists (``rsrefseg2``, ``dicor``): expressions carrying the list's
-            flag are set aside.
-        sample_policy: ``first-sentence-per-ref`` keeps the first expression of each ``ref_key``.
-
-    Raises:
-        UnknownNameError: If an exclusion list is unknown.
-    """
-    for name in exclude:
-        if name not in EXCLUSION_LISTS:
-            raise UnknownNameError("exclusion list", name, list(EXCLUSION_LISTS))
-    flags = {EXCLUSION_LISTS[name]: name for name in exclude}
-    gt.excluded = {name: {"flag": EXCLUSION_LISTS[name], "n_samples": 0} for name in exclude}
-    seen_refs: set[tuple[str, str]] = set()
-    for split in splits:
-        for row in ds.iter_rows(split, columns=_GT_COLUMNS):
-            for e in row["expressions"]:
-                sid = e["sample_id"]
-                gt.known_ids.add(sid)
-                hit = [flags[f] for f in e["flags"] if f in flags]
-                if hit:
-                    for name in hit:
-                        gt.excluded[name]["n_samples"] += 1
-                    gt.set_aside[sid] = f"excluded by --exclude {hit[0]}"
-                    continue
-                tt = e["target_type"]
-                target_type = TARGET_TYPES[tt] if isinstance(tt, int) else str(tt)
-                ref = (split, e["ref_key"] or sid)
-                if sample_policy == "first-sentence-per-ref":
-                    if ref in seen_refs:
-                        gt.set_aside[sid] = "not the first sentence of its ref (sample policy)"
-                        continue
-                    seen_refs.add(ref)
-                h, w = int(e["mask"]["size"][0]), int(e["mask"]["size"][1])
-                yield GtSample(
-                    sid,
-                    split,
-                    {"size": [h, w], "counts": e["mask"]["counts"]},
-                    target_type,
-                    tuple(e["categories"]),
-                    size_bin(int(e["area"]), h, w, target_type),
-                    ref[1],
-                )
-
-
-def read_ground_truth(
-    ds: BuiltDataset,
-    splits: Sequence[str],
-    *,
-    exclude: Sequence[str] = (),
-    sample_policy: str = "every-sentence",
-) -> GroundTruth:
-    """All scored expressions of ``splits`` with their masks (see :func:`iter_ground_truth`)."""
-    gt = GroundTruth()
-    gt.samples = list(
-        iter_ground_truth(ds, splits, gt, exclude=exclude, sample_policy=sample_policy)
-    )
-    return gt
-
-
-# --------------------------------------------------------------------------------------------
-# counting
-
-
-def _hw(shape: Sequence[int]) -> str:
-    return f"{shape[0]}x{shape[1]} (height x width)"
-
-
-def _count_array(
-    pred: np.ndarray | None,
-    gt: GtSample,
-    no_target: bool | None,
-    proto: Protocol,
-    resize_predictions: bool,
-) -> SampleCounts | str:
-    gh, gw = gt.mask["size"]
-    if pred is not None:
-        allowed = {(gh, gw)}
-        if proto.resize != "none" and proto.resolution:
-            allowed.add((proto.resolution, proto.resolution))
-        if tuple(pred.shape) not in allowed:
-            if not resize_predictions:
-                grid = (
-                    f" or {proto.resolution}x{proto.resolution} (the {proto.name} grid)"
-                    if len(allowed) > 1
-                    else ""
-                )
-                return (
-                    f"wrong size: the prediction is {_hw(pred.shape)}, expected {gh}x{gw} "
-                    f"(the ground-truth mask){grid}; pass --resize-predictions to resize "
-                    "with nearest neighbour"
-                )
-            pred = pil_nearest(pred, gh, gw)
-    if proto.resize == "none":
-        if pred is None or (proto.no_target_rule == "empty-mask" and no_target):
-            g = masks.area(gt.mask)
-            return SampleCounts(0, g, 0, g, gt.gt_empty, True)
-        nt = no_target if proto.no_target_rule == "separate" else None
-        return count_dense_rle(pred, gt.mask, gt_empty=gt.gt_empty, no_target=nt)
-    return count_on_grid(
-        pred, masks.decode(gt.mask), proto, gt_empty=gt.gt_empty, no_target=no_target
-    )
-
-
-def _count_job(job: tuple[Any, ...]) -> SampleCounts | str:
-    """Counts of one sample (runs in worker processes): ``(kind, data, no_target, gt, ...)``."""
-    kind, data, no_target, gt, proto, resize_predictions = job
-    if kind == "missing":
-        if proto.resize == "none":
-            return missing_counts(masks.area(gt.mask), gt.gt_empty)
-        c = count_on_grid(None, masks.decode(gt.mask), proto, gt_empty=gt.gt_empty)
-        return missing_counts(c.g, gt.gt_empty)
-    if kind == "png":
-        try:
-            arr: np.ndarray | None = read_png_mask(Path(data))
-        except MaskReadError as exc:
-            return f"{exc.kind}: {exc}"
-    elif kind == "rle":
-        arr = masks.decode(data)
-    else:
-        arr = None
-    return _count_array(arr, gt, no_target, proto, resize_predictions)
-
-
-def _fast(
-    pred_rle: Rle | None, gt: GtSample, nt: bool | None, proto: Protocol
-) -> SampleCounts | None:
-    """Counts without decoding where the protocol scores at the GT size (else ``None``)."""
-    if proto.resize != "none":
-        return None
-    if pred_rle is None or (proto.no_target_rule == "empty-mask" and nt):
-        g = masks.area(gt.mask)
-        return SampleCounts(0, g, 0, g, gt.gt_empty, True)
-    if list(pred_rle["size"]) != list(gt.mask["size"]):
-        return None
-    return count_rles(
-        pred_rle,
-        gt.mask,
-        gt_empty=gt.gt_empty,
-        no_target=nt if proto.no_target_rule == "separate" else None,
-    )
-
-
-def count_samples(
-    predictions: PredictionSet,
-    ground_truth: Iterable[GtSample],
-    gt: GroundTruth,
-    protocol: Protocol,
-    *,
-    allow_missing: bool = False,
-    resize_predictions: bool = False,
-    num_proc: int = 1,
-    total: int | None = None,
-    progress: bool | None = None,
-) -> tuple[CountArrays, int]:
-    """Align predictions with the streamed ground truth and count every sample.
-
-    Args:
-        predictions: The prediction set.
-        ground_truth: Scored samples in dataset order (e.g. :func:`iter_ground_truth`).
-        gt: Receives each scored sample without its mask; must be the state
-            ``ground_truth`` fills (ids seen, ids set aside).
-        protocol: The protocol (its grid and no-target rule).
-        allow_missing: Score a missing prediction as wrong instead of failing.
-        resize_predictions: Resize predictions of another size to the GT size.
-        num_proc: Processes for PNG decoding and resizing.
-        total: Number of samples, for the progress bar.
-        progress: Show a progress bar.
-
-    Returns:
-        The per-sample counts in dataset order and the number of missing predictions.
-
-    Raises:
-        PredictionError: Listing every problem by sample id.
-    """
-    pred_ids = set(predictions.sample_ids())
-    bad = {sid: msg for sid, msg in predictions.problems}
-    problems: dict[str, str] = {}
-    results: list[SampleCounts | None] = []
-    pending: list[tuple[int, tuple[Any, ...]]] = []
-    n_missing = 0
-    pool = ProcessPoolExecutor(max_workers=num_proc) if num_proc > 1 else None
-
-    def flush() -> None:
-        jobs = [job for _, job in pending]
-        if pool is not None and len(jobs) > 1:
-            out: Iterable[SampleCounts | str] = pool.map(
-                _count_job, jobs, chunksize=max(1, len(jobs) // (4 * num_proc))
-            )
-        else:
-            out = map(_count_job, jobs)
-        for (idx, _), res in zip(pending, out, strict=True):
-            if isinstance(res, str):
-                problems[gt.samples[idx].sample_id] = res
-            else:
-                results[idx] = res
-        pending.clear()
-
-    try:
-        for idx, s in enumerate(track(ground_truth, "scoring", total, progress)):
-            sid = s.sample_id
-            gt.samples.append(
-                GtSample(sid, s.split, None, s.target_type, s.categories, s.size_bin, s.ref_key)
-            )
-            results.append(None)
-            if sid in bad:
-                problems[sid] = bad[sid]
-                continue
-            if sid not in pred_ids:
-                if not allow_missing:
-                    problems[sid] = "missing: no prediction for this sample"
-                    continue
-                n_missing += 1
-                pending.append((idx, ("missing", None, None, s, protocol, False)))
-            else:
-                pred = predictions.get(sid)
-                if pred.path is not None:
-                    png = ("png", str(pred.path), None, s, protocol, resize_predictions)
-                    pending.append((idx, png))
-                else:
-                    fast = _fast(pred.rle, s, pred.no_target, protocol)
-                    if fast is not None:
-                        results[idx] = fast
-                    else:
-                        kind = "rle" if pred.rle is not None else "empty"
-                        job = (kind, pred.rle, pred.no_target, s, protocol, resize_predictions)
-                        pending.append((idx, job))
-            if len(pending) >= _WINDOW:
-                flush()
-        flush()
-    finally:
-        if pool is not None:
-            pool.shutdown()
-    scored = {s.sample_id for s in gt.samples}
-    unknown = sorted(
-        (sid for sid in pred_ids if sid not in scored and sid not in gt.set_aside),
-        key=natural_key,
-    )
-    listed = [(s.sample_id, problems[s.sample_id]) for s in gt.samples if s.sample_id in problems]
-    listed += [(sid, "unknown sample id: not in the scored ground truth") for sid in unknown]
-    if listed:
-        raise PredictionError(_summary(predictions, listed), listed)
-    return CountArrays.from_counts(r for r in results if r is not None), n_missing
-
-
-def _summary(predictions: PredictionSet, problems: list[tuple[str, str]]) -> str:
-    kinds: dict[str, int] = {}
-    for _, msg in problems:
-        word = msg.split(":", 1)[0]
-        word = (
-            word
-            if word in ("missing", "unknown sample id", "wrong size", "not binary", "unreadable")
-            else ("duplicate" if "duplicate" in msg else "invalid")
-        )
-        kinds[word] = kinds.get(word, 0) + 1
-    parts = ", ".join(f"{n} {k}" for k, n in kinds.items())
-    hint = (
-        "; pass --allow-missing to score missing predictions as wrong"
-        if set(kinds) == {"missing"}
-        else ""
-    )
-    return f"{predictions.path}: predictions do not match the ground truth ({parts}){hint}"
-
-
-# --------------------------------------------------------------------------------------------
-# public API
+__all__ = [
+    "BREAKDOWNS",
+    "EXCLUSION_LISTS",
+    "GroundTruth",
+    "GtSample",
+    "compare",
+    "count_samples",
+    "iter_ground_truth",
+    "read_ground_truth",
+    "score",
+]
 
 
 def _splits(ds: BuiltDataset, split: str | Sequence[str]) -> list[str]:

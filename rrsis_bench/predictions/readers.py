@@ -1,61 +1,20 @@
-"""Reading and writing predictions in the three forms ``rrsis-bench score`` accepts.
-
-1. A folder of ``<sample_id>.png`` masks: 1-bit, ``L`` or ``P`` mode holding at most two
-   values ``{0, v}`` (nonzero is foreground); anything else (RGB, 16-bit, more values) is
-   rejected naming the sample.
-2. ``predictions.jsonl``: one ``{"sample_id": ..., "mask": RLE, "no_target": bool}`` object per
-   line (``no_target`` optional; ``mask`` may be left out when ``no_target`` is true).
-3. A COCO-results-style JSON list of ``{"sample_id", "segmentation": RLE, "score"}``: the
-   entries of one sample with ``score ≥ score_threshold`` (or no score) are united.
-
-An explicit ``no_target`` wins over the mask. Reading streams: a PNG folder and a JSONL file
-are indexed (names, byte offsets) and each mask is read when it is scored. A COCO-results
-list is one JSON document and is parsed whole; prefer JSONL for very large sets.
-
-Example:
-    >>> import numpy as np, tempfile, pathlib
-    >>> out = pathlib.Path(tempfile.mkdtemp()) / "preds.jsonl"
-    >>> m = np.zeros((3, 3), np.uint8); m[1, 1] = 1
-    >>> write_predictions([{"sample_id": "7", "mask": m}], out)
-    PosixPath('...preds.jsonl')
-    >>> preds = open_predictions(out)
-    >>> preds.format, preds.sample_ids(), preds.get("7").rle["size"]
-    ('jsonl', ['7'], [3, 3])
-"""
+"""Prediction sets: a PNG folder, ``predictions.jsonl`` or a COCO-results list, indexed by sample id."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
-
 from rrsis_bench import masks
-from rrsis_bench.errors import FormatError, OutputExistsError, UnknownNameError
-from rrsis_bench.metrics.counts import rle_totals
+from rrsis_bench.errors import FormatError, UnknownNameError
+from rrsis_bench.predictions.checks import as_rle, rle_problems
 from rrsis_bench.schema import Rle
 
 PredictionFormat = Literal["png", "jsonl", "coco"]
 FORMATS: tuple[str, ...] = ("png", "jsonl", "coco")
-
-
-class MaskReadError(ValueError):
-    """A prediction mask cannot be used; the message says why (the caller adds the sample id).
-
-    Args:
-        kind: ``unreadable`` (not a decodable PNG) or ``not binary`` (wrong mode or values).
-        message: What is wrong.
-    """
-
-    def __init__(self, kind: str, message: str):
-        self.kind = kind
-        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -66,104 +25,6 @@ class Prediction:
     rle: Rle | None = None
     path: Path | None = None
     no_target: bool | None = None
-
-
-# --------------------------------------------------------------------------------------------
-# masks
-
-
-_CORRUPT = "RLE counts are corrupt (their runs do not cover height*width pixels)"
-
-
-def _structure_problem(rle: Any) -> str | None:
-    """Every check of :func:`rle_problem` except decoding a string ``counts``."""
-    if not isinstance(rle, Mapping) or "size" not in rle or "counts" not in rle:
-        return "mask is not an RLE object with 'size' and 'counts'"
-    size = rle["size"]
-    if (
-        not isinstance(size, (list, tuple))
-        or len(size) != 2
-        or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in size)
-    ):
-        return f"RLE size must be [height, width] of non-negative integers, got {size!r}"
-    counts = rle["counts"]
-    if isinstance(counts, list):
-        total = int(size[0]) * int(size[1])
-        if not all(isinstance(v, int) and v >= 0 for v in counts) or sum(counts) != total:
-            return "uncompressed RLE counts must be non-negative integers summing to height*width"
-        return None
-    if not isinstance(counts, str):
-        return "RLE counts must be a string (compressed) or a list of integers"
-    return None
-
-
-def rle_problems(rles: Sequence[Any]) -> list[str | None]:
-    """Why each RLE is not usable (``None`` where it is), decoding all strings in one pass.
-
-    Checks the structure and that the runs are non-negative and cover ``h × w`` pixels exactly,
-    so a corrupt string never reaches the C decoder.
-    """
-    out = [_structure_problem(r) for r in rles]
-    todo = [k for k, p in enumerate(out) if p is None and isinstance(rles[k]["counts"], str)]
-    if todo:
-        totals = rle_totals([rles[k]["counts"] for k in todo])
-        for k, total in zip(todo, totals.tolist(), strict=True):
-            if total != int(rles[k]["size"][0]) * int(rles[k]["size"][1]):
-                out[k] = _CORRUPT
-    return out
-
-
-def rle_problem(rle: Any) -> str | None:
-    """Why ``rle`` is not a usable compressed RLE (``None`` if it is); see :func:`rle_problems`."""
-    return rle_problems([rle])[0]
-
-
-def as_rle(rle: Mapping[str, Any]) -> Rle:
-    """A validated RLE with string counts (uncompressed counts are compressed)."""
-    if isinstance(rle["counts"], list):
-        return masks.from_uncompressed(dict(rle))
-    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": str(rle["counts"])}
-
-
-def read_png_mask(path: Path) -> np.ndarray:
-    """Decode a PNG prediction into a boolean mask.
-
-    Raises:
-        MaskReadError: If the file is not a readable PNG, or not 1-bit / ``L`` / ``P`` with at
-            most two values ``{0, v}``.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            if im.format != "PNG":
-                raise MaskReadError("unreadable", f"{path.name} is a {im.format} file, not a PNG")
-            mode = im.mode
-            if mode not in ("1", "L", "P"):
-                raise MaskReadError(
-                    "not binary",
-                    f"mode {mode} is not a binary mask; save 1-bit, L or P PNGs with values {{0, v}}",
-                )
-            arr = np.asarray(im)
-    except MaskReadError:
-        raise
-    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
-        raise MaskReadError("unreadable", f"cannot decode {path.name} ({exc})") from None
-    if arr.dtype == np.bool_:
-        return arr
-    top = arr.max() if arr.size else 0
-    nonzero = np.count_nonzero(arr)
-    if top and nonzero != np.count_nonzero(arr == top):
-        values = np.unique(arr)
-        shown = ", ".join(str(v) for v in values[:6]) + (", ..." if values.size > 6 else "")
-        raise MaskReadError(
-            "not binary", f"holds {values.size} values ({shown}); a mask may hold only {{0, v}}"
-        )
-    return arr != 0
-
-
-# --------------------------------------------------------------------------------------------
-# reading
 
 
 class PredictionSet:
@@ -470,130 +331,3 @@ def open_predictions(
     if fmt == "jsonl":
         return JsonlPredictions(p)
     return CocoPredictions(p, score_threshold)
-
-
-# --------------------------------------------------------------------------------------------
-# writing
-
-
-def _items(predictions: Any) -> Iterator[dict[str, Any]]:
-    if isinstance(predictions, Mapping):
-        for sid, mask in predictions.items():
-            yield {"sample_id": sid, "mask": mask}
-        return
-    for item in predictions:
-        if isinstance(item, Mapping):
-            yield dict(item)
-        else:
-            sid, mask, *rest = item
-            yield {"sample_id": sid, "mask": mask, "no_target": rest[0] if rest else None}
-
-
-def _to_rle(mask: Any, sid: str) -> Rle:
-    if isinstance(mask, Mapping):
-        problem = rle_problem(mask)
-        if problem:
-            raise ValueError(f"sample {sid}: {problem}")
-        return as_rle(mask)
-    arr = np.asarray(mask)
-    if arr.ndim != 2:
-        raise ValueError(f"sample {sid}: expected a 2-D mask, but got shape {arr.shape}")
-    return masks.encode(arr)
-
-
-def write_predictions(
-    predictions: Mapping[str, Any] | Iterable[Any],
-    path: str | Path,
-    format: str = "jsonl",
-    *,
-    overwrite: bool = False,
-    png_mode: Literal["1", "L"] = "L",
-) -> Path:
-    """Write predictions as a PNG folder, ``predictions.jsonl`` or a COCO-results list.
-
-    Args:
-        predictions: ``{sample_id: mask}``, or an iterable of dicts with ``sample_id``,
-            ``mask`` (array or RLE), optional ``no_target`` and ``score``, or of
-            ``(sample_id, mask[, no_target])`` tuples. Streamed: one mask at a time.
-        path: The folder (``png``) or file to write; written atomically.
-        format: ``png``, ``jsonl`` or ``coco``.
-        overwrite: Replace an existing output.
-        png_mode: ``L`` (values {0, 255}) or ``1`` (1-bit) for PNG output.
-
-    Raises:
-        OutputExistsError: If ``path`` exists and ``overwrite`` is false.
-        ValueError: On a mask that is not 2-D, or a PNG sample with ``no_target`` true and a
-            non-empty mask (PNG cannot carry the flag; use JSONL).
-    """
-    from PIL import Image
-
-    out = Path(path)
-    fmt = format.lower()
-    if fmt not in FORMATS:
-        raise UnknownNameError("prediction format", format, FORMATS)
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
-    try:
-        if fmt == "png":
-            tmp.mkdir()
-            for item in _items(predictions):
-                sid, mask = str(item["sample_id"]), item.get("mask")
-                arr = (
-                    masks.decode(_to_rle(mask, sid))
-                    if isinstance(mask, Mapping)
-                    else np.asarray(mask)
-                )
-                if item.get("no_target") and arr.any():
-                    raise ValueError(
-                        f"sample {sid}: no_target is true but the mask is not empty; PNG cannot "
-                        "carry the flag, write jsonl instead"
-                    )
-                binary = arr != 0
-                img = (
-                    Image.fromarray(binary)
-                    if png_mode == "1"
-                    else Image.fromarray(binary.astype(np.uint8) * 255)
-                )
-                img.save(tmp / f"{sid}.png")
-        else:
-            with open(tmp, "w", encoding="utf-8") as f:
-                if fmt == "coco":
-                    f.write("[")
-                first = True
-                for item in _items(predictions):
-                    sid = str(item["sample_id"])
-                    nt = item.get("no_target")
-                    mask = item.get("mask")
-                    key = "segmentation" if fmt == "coco" else "mask"
-                    row: dict[str, Any] = {"sample_id": sid}
-                    if mask is not None:
-                        row[key] = _to_rle(mask, sid)
-                    elif not nt:
-                        raise ValueError(
-                            f"sample {sid}: no mask (only allowed with no_target true)"
-                        )
-                    if nt is not None:
-                        row["no_target"] = bool(nt)
-                    if fmt == "coco":
-                        row["score"] = float(item.get("score", 1.0))
-                        f.write(("" if first else ",\n") + json.dumps(row))
-                    else:
-                        f.write(json.dumps(row) + "\n")
-                    first = False
-                if fmt == "coco":
-                    f.write("]\n")
-        if out.exists():
-            if out.is_dir():
-                shutil.rmtree(out)
-            else:
-                out.unlink()
-        os.replace(tmp, out)
-    except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        elif tmp.exists():
-            tmp.unlink()
-        raise
-    return out
