@@ -316,3 +316,46 @@ def test_top_level_score_api(edge) -> None:
     r = rrsis_bench.score(edge["jsonl"], edge["ds"], split="test", protocol="rmsin", n_boot=0)
     assert r.protocol.name == "lavt" and r.requested_protocol == "rmsin"
     assert r.to_json()["protocol"]["requested_as"] == "rmsin"
+
+
+def _perfect_predictions(ds_path: Path, split: str, out: Path) -> tuple[Path, list[dict]]:
+    ds = open_dataset(ds_path)
+    rows = [e for r in ds.iter_rows(split, columns=["expressions"]) for e in r["expressions"]]
+    items = [{"sample_id": e["sample_id"], "mask": e["mask"]} for e in rows]
+    return write_predictions(items, out), rows
+
+
+def test_scores_a_refsegrs_build(tmp_path: Path) -> None:
+    from data.refsegrs.data import write_refsegrs
+
+    from rrsis_bench.builders import build
+
+    raw = tmp_path / "raw"
+    write_refsegrs(raw)
+    ds = build("refsegrs", raw, tmp_path / "refsegrs").path
+    pj, rows = _perfect_predictions(ds, "val", tmp_path / "p.jsonl")
+    r = score(pj, ds, "val", n_boot=0)
+    n_empty = sum("empty_mask" in e["flags"] for e in rows)
+    assert n_empty == 1  # RefSegRS 472: a targeted expression with an empty mask
+    assert r.dataset["n_samples"] == len(rows)
+    assert r.metrics["oiou"] == 100.0
+    assert r.metrics["miou"] == pytest.approx(100 * (len(rows) - n_empty) / len(rows))
+    assert r.counts["fp"] == n_empty  # an empty prediction says "no target"
+
+
+def test_exclude_dicor_on_a_risbench_build(tmp_path: Path) -> None:
+    from data.risbench.data import write_risbench
+
+    from rrsis_bench.builders import build
+
+    raw = tmp_path / "raw"
+    write_risbench(raw)
+    ds = build("risbench", raw, tmp_path / "risbench").path
+    pj, rows = _perfect_predictions(ds, "train", tmp_path / "p.jsonl")
+    flagged = {e["sample_id"] for e in rows if "excluded_dicor" in e["flags"]}
+    assert flagged
+    r = score(pj, ds, "train", exclude="dicor", n_boot=0)
+    assert r.dataset["excluded"] == {"dicor": {"flag": "excluded_dicor", "n_samples": len(flagged)}}
+    assert r.dataset["n_samples"] == len(rows) - len(flagged)
+    assert r.ignored == {"excluded": len(flagged)}
+    assert not flagged & set(r.table.sample_ids)
