@@ -24,8 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,20 +238,22 @@ class CategoryPrior:
 
 
 def write_jsonl(predictions: Iterable[Prediction], path: str | Path) -> int:
-    """Write ``predictions.jsonl`` (creating its folder, atomically); return the line count."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.partial")
+    """Write ``predictions.jsonl`` atomically (replacing an earlier file); return the count.
+
+    The file is written by :func:`rrsis_bench.predictions.write_predictions`, the writer of
+    every prediction format ``rrsis-bench score`` reads.
+    """
+    from rrsis_bench.predictions import write_predictions
+
     n = 0
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for pred in predictions:
-                f.write(json.dumps(pred.to_json(), sort_keys=True) + "\n")
-                n += 1
-        os.replace(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    def records() -> Iterator[dict[str, Any]]:
+        nonlocal n
+        for pred in predictions:
+            n += 1
+            yield pred.to_json()
+
+    write_predictions(records(), path, "jsonl", overwrite=True)
     return n
 
 

@@ -175,3 +175,34 @@ def test_write_jsonl_leaves_nothing_half_written(tmp_path, tiny):
         write_jsonl(broken(), target)
     assert target.read_text() == "earlier\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["predictions.jsonl"]
+
+
+# Scores on the test split, computed by hand (native protocol):
+#   x1 "all cars"     GT top row (4 px)   x2 "the ship"  GT corner (1 px)
+#   x3 "the boat"     GT 1 px, targeted   x4 "the red ship"  no target
+# category-prior: x1 I=4 U=6, x2 I=1 U=1, x3 says no target (I=0 U=1), x4 predicts the corner
+#   (wrong, U=1): oIoU 5/9, mIoU (2/3 + 1 + 0 + 0) / 4, Pr@0.5 2/4, Pr@0.7 1/4, N-acc 0/1,
+#   T-acc 2/3.  full-image: I = 4, 1, 1, 0 and U = 16 each: oIoU 6/64 = mIoU.
+#   empty: U = 4 + 1 + 1 (+ 0, x4 right): oIoU 0, mIoU 1/4, N-acc 1/1, T-acc 0/3.
+HAND = {
+    "category-prior": {
+        "oiou": 500 / 9,
+        "miou": 100 * (2 / 3 + 1) / 4,
+        "pr@0.5": 50.0,
+        "pr@0.7": 25.0,
+        "pr@0.9": 25.0,
+        "n_acc": 0.0,
+        "t_acc": 200 / 3,
+    },
+    "full-image": {"oiou": 9.375, "miou": 9.375, "pr@0.5": 0.0, "n_acc": 0.0, "t_acc": 100.0},
+    "empty": {"oiou": 0.0, "miou": 25.0, "pr@0.5": 25.0, "n_acc": 100.0, "t_acc": 0.0},
+}
+
+
+@pytest.mark.parametrize("name", sorted(HAND))
+def test_predictions_score_to_hand_computed_values(tmp_path, tiny, prior, name):
+    scoring = pytest.importorskip("rrsis_bench.scoring")
+    paths = run_predictor(name, tiny, ["test"], tmp_path / name, prior=prior)
+    report = scoring.score(paths["test"], tiny, "test", "native", n_boot=0)
+    for key, want in HAND[name].items():
+        assert report.metrics[key] == pytest.approx(want), key
