@@ -274,7 +274,9 @@ class NWPUReferLayout(Layout):
             {
                 "category": o.category.name,
                 "polygon": o.polygon,
-                "bbox": [round(float(v), 1) for v in _polygon_box(o.vertices)],
+                # [x, y, w, h] of the mask (a polygon's own extent can disagree with its
+                # raster by a pixel or two, which matters for objects of a few pixels)
+                "bbox": [float(v) for v in o.bbox],
                 "area": o.area,
             }
             for o in scene.objects
@@ -382,12 +384,6 @@ class NWPUReferLayout(Layout):
         instances = {"images": images, "annotations": anns, "categories": categories}
         (root / "new_instances.json").write_text(json.dumps(instances), encoding="utf-8")
         return truth
-
-
-def _polygon_box(vertices: np.ndarray) -> list[float]:
-    x0, y0 = vertices.min(axis=0)
-    x1, y1 = vertices.max(axis=0)
-    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
 
 
 def _with_ids(t: TruthExpression, ids: tuple[str, ...]) -> TruthExpression:
