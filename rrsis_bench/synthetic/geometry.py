@@ -222,7 +222,8 @@ def edge_band(
 
 def flat(vertices: np.ndarray) -> list[float]:
     """COCO polygon form ``[x1, y1, x2, y2, ...]`` (plain floats, 0.1 px precision)."""
-    return [round(float(v), 1) for v in vertices.reshape(-1)]
+    out: list[float] = np.round(vertices, 1).reshape(-1).tolist()
+    return out
 
 
 def local_coords(
