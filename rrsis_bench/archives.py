@@ -66,7 +66,9 @@ def _members(archive: Path) -> Iterator[Member]:
                     kind = "link"
                 elif info.is_dir():
                     kind = "dir"
-                elif mode and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+                elif stat.S_IFMT(mode) and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+                    # permission bits without a file type (Python's zipfile.writestr writes
+                    # 0o600) are a regular file; only an explicit other type is refused
                     kind = "other"
                 else:
                     kind = "file"
