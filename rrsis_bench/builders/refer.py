@@ -21,7 +21,7 @@ Subclasses set the file names and expectations of one dataset and add their own 
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -182,6 +182,11 @@ class ReferBuilder(Builder):
         built, failed = self._objects(kept, instances, sizes, ctx)
         layout.notes.append(f"segmentation kinds: {failed}")
         records = self._records(kept, built, instances, sizes, layout, ctx)
+        languages = Counter(e.language for r in records for e in r.expressions)
+        layout.notes.append(
+            "languages: "
+            + (", ".join(f"{k} {n:,}" for k, n in sorted(languages.items())) or "none")
+        )
         flag_duplicates(records, report)
         self.finish(ctx, layout, records, refs, instances)
         self._orphans(layout, instances, ctx)
@@ -358,7 +363,7 @@ class ReferBuilder(Builder):
         }
         octx = ObjectContext(
             categories=instances.categories,
-            no_target=frozenset(self.no_target_categories),
+            no_target=frozenset(c.lower() for c in self.no_target_categories),
             image_size={i: (s[2].height, s[2].width) for i, s in sizes.items()},
             ref_category=ref_category,
         )

@@ -78,7 +78,7 @@ class ObjectContext:
     """What building objects needs to know about the release."""
 
     categories: dict[int, str]
-    no_target: frozenset[str]
+    no_target: frozenset[str]  # lower-case category names meaning "refers to nothing"
     image_size: dict[str, tuple[int, int]]  # image_id -> (height, width)
     ref_category: dict[str, int]  # ann_id -> category_id given by a ref
 
@@ -136,7 +136,7 @@ def build_objects(
     for a in anns:
         d = decoded[a.ann_id]
         cid, name = category_of(a, octx, report, unknown)
-        if name in octx.no_target:
+        if name.strip().lower() in octx.no_target:
             no_target[a.ann_id] = d
             if d.area > 0:
                 report.add(
