@@ -67,8 +67,6 @@ def _members(archive: Path) -> Iterator[Member]:
                 elif info.is_dir():
                     kind = "dir"
                 elif stat.S_IFMT(mode) and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
-                    # permission bits without a file type (Python's zipfile.writestr writes
-                    # 0o600) are a regular file; only an explicit other type is refused
                     kind = "other"
                 else:
                     kind = "file"

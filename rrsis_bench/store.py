@@ -172,11 +172,13 @@ def write_shard(path: Path, records: Sequence[ImageRecord]) -> tuple[str, int]:
             write_statistics=False,
             store_schema=True,
         )
-        for group in _row_groups(records):
-            rows = [FEATURES.encode_example(r.to_row(_read_image_bytes(r))) for r in group]
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-            del rows
-        writer.close()
+        try:
+            for group in _row_groups(records):
+                rows = [FEATURES.encode_example(r.to_row(_read_image_bytes(r))) for r in group]
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                del rows
+        finally:
+            writer.close()
     finally:
         sink.close()
     return sink.hexdigest(), sink.tell()
