@@ -21,7 +21,7 @@ from data.rrsisd.data import make_rrsisd_release
 
 from rrsis_bench import masks
 from rrsis_bench.builders import build, validate
-from rrsis_bench.errors import AssumptionError, DatasetNotFoundError, UnknownNameError
+from rrsis_bench.errors import AssumptionError, DatasetNotFoundError, OptionError, UnknownNameError
 from rrsis_bench.registry import get_spec
 from rrsis_bench.store import open_dataset
 
@@ -124,8 +124,7 @@ def test_explicit_options_and_errors(tmp_path: Path) -> None:
         "dataset_name, name, split_by, but got 'colour'"
     )
     with pytest.raises(
-        UnknownNameError,
-        match="Expected value of option group to be one of true, false, but got 'maybe'",
+        OptionError, match="^Expected option group to be true or false, but got 'maybe'$"
     ):
         build("refer", tmp_path / "raw", tmp_path / "o2", group="maybe")
     with pytest.raises(DatasetNotFoundError) as info2:

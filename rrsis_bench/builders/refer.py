@@ -57,7 +57,7 @@ from rrsis_bench.builders.refer_parse import (
     parse_instances,
     parse_refs,
 )
-from rrsis_bench.errors import UnknownNameError
+from rrsis_bench.errors import OptionError, UnknownNameError
 from rrsis_bench.images import ImageScan
 from rrsis_bench.schema import ImageRecord, natural_key
 
@@ -74,7 +74,7 @@ def as_bool(name: str, value: Any) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise UnknownNameError(f"value of option {name}", str(value), ["true", "false"])
+    raise OptionError(f"Expected option {name} to be true or false, but got {value!r}")
 
 
 class ReferBuilder(Builder):
