@@ -101,10 +101,44 @@ def is_valid(rle: Any) -> bool:
             return False
         coco = _to_coco(rle)
         # frString -> runs; the C decoder silently truncates bad strings, so check the total.
-        runs = _runs(coco["counts"])
-        return sum(runs) == h * w
+        runs = _runs_array(coco["counts"])
+        return runs is not None and int(runs.sum()) == h * w
     except Exception:
         return False
+
+
+def _runs_array(counts: bytes) -> np.ndarray | None:
+    """Run lengths of a COCO counts string, decoded with numpy; ``None`` if malformed.
+
+    Vectorised form of :func:`_runs` (same rules: 5 bits per character, bit 0x20 continues a
+    value, bit 0x10 of a value's last character is its sign, and from the fourth run on each
+    value is a difference to the run two places before).
+    """
+    c = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
+    if c.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if c.min() < 0 or c.max() > 63:
+        return None
+    more = (c & 0x20) != 0
+    if more[-1]:
+        return None  # truncated: the last value is not finished
+    ends = np.flatnonzero(~more)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    group = np.concatenate(([0], np.cumsum(~more[:-1])))
+    k = np.arange(c.size) - starts[group]
+    if k.max() > 11:
+        return None  # a value longer than 60 bits is not a pixel count
+    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
+    last = c[ends]
+    x = np.where((last & 0x10) != 0, x - (np.int64(1) << (5 * (k[ends] + 1))), x)
+    runs = x.copy()
+    if runs.size > 3:
+        runs[3::2] = runs[1] + np.cumsum(x[3::2])
+    if runs.size > 4:
+        runs[4::2] = runs[2] + np.cumsum(x[4::2])
+    if (runs < 0).any():
+        return None
+    return runs
 
 
 def _runs(counts: bytes) -> list[int]:
