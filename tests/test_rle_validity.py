@@ -41,3 +41,24 @@ def test_large_masks() -> None:
     assert masks.is_valid(rle)
     assert not masks.is_valid({"size": [2048, 2047], "counts": rle["counts"]})
     assert masks._runs_array(rle["counts"].encode()).tolist() == masks._runs(rle["counts"].encode())
+
+
+def test_batch_validity_matches_single() -> None:
+    rng = np.random.default_rng(3)
+    rles = []
+    for _ in range(400):
+        h, w = (int(v) for v in rng.integers(1, 60, 2))
+        rles.append(masks.encode((rng.random((h, w)) < rng.uniform(0, 1)).astype(np.uint8)))
+    bad = [
+        {"size": [4, 4], "counts": "0000"},
+        {"size": [2, 2], "counts": "P"},
+        "junk",
+        {"size": [3, 3], "counts": "!!"},
+        {"size": [0, 0], "counts": ""},
+        {"size": [2, 2], "counts": ""},
+        {"size": [6, 7], "counts": rles[0]["counts"]},
+        {"size": [-1, 4], "counts": "04"},
+    ]
+    mixed = rles[:5] + bad + rles[5:] + bad
+    assert masks.are_valid(mixed).tolist() == [masks.is_valid(r) for r in mixed]
+    assert masks.are_valid([]).tolist() == []
