@@ -13,10 +13,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from rrsis_bench import masks
 from rrsis_bench.builders.refer_boxes import BoxDecision, decide_bbox_format, to_xywh
 from rrsis_bench.builders.refer_parse import RawAnnotation
-from rrsis_bench.builders.segmentation import SegmentationError, to_rle
+from rrsis_bench.builders.segmentation import SegmentationError, segmentation_kind, to_rle
 from rrsis_bench.progress import track
 from rrsis_bench.schema import ObjectRecord, Rle
 from rrsis_bench.validate import Report
@@ -36,11 +38,11 @@ class DecodedAnnotation:
 
 
 def _decode_job(
-    args: tuple[str, Any, int, int, bool],
+    args: tuple[str, Any, int, int, bool, bool],
 ) -> DecodedAnnotation | tuple[str, str]:
-    ann_id, seg, height, width, repair = args
+    ann_id, seg, height, width, repair, check_rle = args
     try:
-        d = to_rle(seg, height, width, repair=repair)
+        d = to_rle(seg, height, width, repair=repair, check_rle=check_rle)
     except SegmentationError as exc:
         return ann_id, str(exc)
     except (ValueError, TypeError, OverflowError) as exc:
@@ -50,6 +52,19 @@ def _decode_job(
     )
 
 
+def _compressed_rles(seg: Any) -> list[Any]:
+    kind = segmentation_kind(seg)
+    if kind == "rle":
+        return [seg]
+    if kind == "rle_list":
+        return [s for s in seg if not isinstance(s["counts"], list)]
+    return []
+
+
+POOL_MIN_POLYGON_JOBS = 200
+"""Polygon rasterising goes to worker processes from this many annotations on (RLE is cheap)."""
+
+
 def decode_annotations(
     jobs: Sequence[tuple[str, Any, int, int, bool]],
     num_proc: int = 1,
@@ -57,20 +72,32 @@ def decode_annotations(
 ) -> list[DecodedAnnotation | tuple[str, str]]:
     """Decode ``(ann_id, segmentation, height, width, repair)`` jobs, in order.
 
-    Each result is a :class:`DecodedAnnotation` or ``(ann_id, why it failed)``.
+    Compressed RLEs are checked together in one vectorised pass first; polygons are
+    rasterised in ``num_proc`` processes when there are many. Each result is a
+    :class:`DecodedAnnotation` or ``(ann_id, why it failed)``.
     """
-    if num_proc > 1 and len(jobs) > 256:
-        chunk = max(16, len(jobs) // (num_proc * 16))
+    per_job = [_compressed_rles(j[1]) for j in jobs]
+    flat = [r for rles in per_job for r in rles]
+    valid = masks.are_valid(flat) if flat else np.zeros(0, dtype=bool)
+    full: list[tuple[str, Any, int, int, bool, bool]] = []
+    pos = 0
+    for job, rles in zip(jobs, per_job, strict=True):
+        checked_ok = bool(rles) and all(valid[pos : pos + len(rles)])
+        pos += len(rles)
+        full.append((*job, not checked_ok))
+    heavy = sum(1 for j in jobs if segmentation_kind(j[1]) == "polygons")
+    if num_proc > 1 and heavy >= POOL_MIN_POLYGON_JOBS:
+        chunk = max(16, len(full) // (num_proc * 16))
         with ProcessPoolExecutor(max_workers=num_proc) as pool:
             return list(
                 track(
-                    pool.map(_decode_job, jobs, chunksize=chunk),
+                    pool.map(_decode_job, full, chunksize=chunk),
                     "decoding masks",
-                    len(jobs),
+                    len(full),
                     progress,
                 )
             )
-    return [_decode_job(j) for j in track(jobs, "decoding masks", len(jobs), progress)]
+    return [_decode_job(j) for j in track(full, "decoding masks", len(full), progress)]
 
 
 @dataclass

@@ -91,7 +91,7 @@ def segmentation_kind(seg: Any) -> str:
     return "unknown"
 
 
-def _rle_from_dict(seg: dict[str, Any]) -> Rle:
+def _rle_from_dict(seg: dict[str, Any], check: bool = True) -> Rle:
     size = seg.get("size")
     if not (isinstance(size, list | tuple) and len(size) == 2 and all(_is_number(v) for v in size)):
         raise SegmentationError(f"RLE size {size!r} is not [height, width]")
@@ -108,7 +108,7 @@ def _rle_from_dict(seg: dict[str, Any]) -> Rle:
     if isinstance(counts, bytes):
         counts = counts.decode("ascii", errors="replace")
     rle: Rle = {"size": [int(size[0]), int(size[1])], "counts": str(counts)}
-    if not masks.is_valid(rle):
+    if check and not masks.is_valid(rle):
         raise SegmentationError(
             f"RLE counts do not decode to {rle['size'][0]}×{rle['size'][1]} pixels"
         )
@@ -135,7 +135,9 @@ def _rasterise(exteriors: list[list[float]], holes: list[list[float]], h: int, w
     return rle
 
 
-def to_rle(seg: Any, height: int, width: int, *, repair: bool = True) -> DecodedMask:
+def to_rle(
+    seg: Any, height: int, width: int, *, repair: bool = True, check_rle: bool = True
+) -> DecodedMask:
     """Turn a segmentation value into one RLE mask.
 
     Args:
@@ -143,6 +145,8 @@ def to_rle(seg: Any, height: int, width: int, *, repair: bool = True) -> Decoded
         height: The image's real height (used for polygons and empty masks).
         width: The image's real width.
         repair: Repair invalid polygons with shapely (else only check and flag them).
+        check_rle: Check that compressed RLE counts cover the mask (skip only for RLEs
+            already checked with :func:`rrsis_bench.masks.are_valid`).
 
     Raises:
         SegmentationError: The value cannot be decoded (the message says why).
@@ -151,9 +155,9 @@ def to_rle(seg: Any, height: int, width: int, *, repair: bool = True) -> Decoded
     if kind == "empty":
         return DecodedMask(masks.empty(height, width), kind)
     if kind in ("rle", "uncompressed_rle"):
-        return DecodedMask(_rle_from_dict(seg), kind)
+        return DecodedMask(_rle_from_dict(seg, check_rle), kind)
     if kind == "rle_list":
-        rles = [_rle_from_dict(s) for s in seg]
+        rles = [_rle_from_dict(s, check_rle) for s in seg]
         sizes = sorted({tuple(r["size"]) for r in rles})
         if len(sizes) > 1:
             raise SegmentationError(f"the RLEs of one segmentation have different sizes {sizes}")
