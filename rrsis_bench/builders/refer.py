@@ -281,7 +281,8 @@ class ReferBuilder(Builder):
         if layout.image_dir is None:  # pragma: no cover - locate_images raised already
             return {}
         paths = {i: layout.image_dir / instances.images[i].file_name for i in image_ids}
-        scans = ctx.scan_images(list(paths.values()))
+        # probe headers and end markers only; the shard writer hashes each image as it copies it
+        scans = ctx.scan_images(list(paths.values()), hash_files=False)
         out: dict[str, tuple[Path, str, ImageScan]] = {}
         inside_root = layout.image_archive is None
         for image_id, path in paths.items():
