@@ -84,7 +84,8 @@ class BuildContext:
         unique = list(dict.fromkeys(Path(p) for p in paths))
         args = [(str(p), self.deep, hash_files) for p in unique]
         results: list[ImageScan | str]
-        if self.num_proc > 1 and len(args) > 32:
+        heavy = hash_files or self.deep  # a probe is a few small reads: processes do not pay
+        if self.num_proc > 1 and len(args) > 32 and heavy:
             chunk = max(1, min(64, len(args) // (self.num_proc * 8) or 1))
             with ProcessPoolExecutor(max_workers=self.num_proc) as pool:
                 results = list(
