@@ -175,20 +175,31 @@ def _decode_bytes(value: bytes) -> str:
         return value.decode("latin-1")
 
 
+_SCALARS = frozenset({str, int, float, bool, complex, type(None)})
+
+
 def _plain(obj: Any) -> Any:
     """Decode byte strings to text throughout a loaded structure."""
+    t = type(obj)
+    if t in _SCALARS:
+        return obj
+    if t is dict:
+        return {
+            (k if type(k) in _SCALARS else _plain(k)): (v if type(v) in _SCALARS else _plain(v))
+            for k, v in obj.items()
+        }
+    if t is list:
+        return [v if type(v) in _SCALARS else _plain(v) for v in obj]
     if isinstance(obj, bytes | bytearray):
         return _decode_bytes(bytes(obj))
-    if isinstance(obj, dict):
-        return {_plain(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_plain(v) for v in obj]
     if isinstance(obj, tuple):
         return tuple(_plain(v) for v in obj)
     if isinstance(obj, set | frozenset):
         return type(obj)(_plain(v) for v in obj)
     if isinstance(obj, _DTypeShim):
         raise _ShimError("a bare numpy dtype is not refs data")
+    if isinstance(obj, dict):  # OrderedDict and other dict subclasses
+        return {_plain(k): _plain(v) for k, v in obj.items()}
     return obj
 
 

@@ -11,6 +11,7 @@ next to the annotation files, or with other file and folder names (NWPU-Refer:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -151,7 +152,8 @@ def _where(files: ReferFiles) -> str:
 
 
 def _count_present(folder: Path, names: Sequence[str]) -> int:
-    return sum(1 for n in names if (folder / n).is_file())
+    base = str(folder)
+    return sum(1 for n in names if os.path.isfile(os.path.join(base, n)))
 
 
 def _candidate_dirs(root: Path, ann_dir: Path, files: ReferFiles) -> list[Path]:

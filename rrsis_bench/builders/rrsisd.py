@@ -98,13 +98,12 @@ class RRSISDBuilder(ReferBuilder):
         instances: Instances,
     ) -> None:
         """Flag the published exclusion lists and cross-check ``ann_split`` XML files."""
+        base_names = [r.file_name.rsplit("/", 1)[-1] for r in records]
         for list_name, names in EXCLUSION_LISTS.items():
             wanted = set(names)
-            hits = sorted(
-                {PurePosixPath(r.file_name).name for r in records} & wanted, key=natural_key
-            )
-            for rec in records:
-                if PurePosixPath(rec.file_name).name in wanted:
+            hits = sorted(set(base_names) & wanted, key=natural_key)
+            for rec, base_name in zip(records, base_names, strict=True):
+                if base_name in wanted:
                     for e in rec.expressions:
                         e.flags.append(f"excluded_{list_name}")
             ctx.report.add(
