@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,7 @@ PROBE_HEAD_BYTES = 1 << 14
 PROBE_TAIL_BYTES = 64
 
 
-def probe_file(path: Path, head: int = PROBE_HEAD_BYTES) -> ImageScan:
+def probe_file(path: Path | str, head: int = PROBE_HEAD_BYTES) -> ImageScan:
     """Size and structural check from a file's head and tail only; ``sha256`` is ``""``.
 
     For JPEG (size from the SOF segment in the first ``head`` bytes, end-of-image marker in the
@@ -71,10 +72,9 @@ def probe_file(path: Path, head: int = PROBE_HEAD_BYTES) -> ImageScan:
         >>> (lambda s: (s.format, s.width, s.height, s.problem, s.sha256))(probe_file(p, head=16))
         ('png', 7, 5, None, '')
     """
-    path = Path(path)
-    size = path.stat().st_size
+    size = os.stat(path).st_size
     if size <= head + PROBE_TAIL_BYTES:
-        return scan_file(path)
+        return scan_file(Path(path))
     with open(path, "rb") as f:
         first = f.read(head)
         f.seek(size - PROBE_TAIL_BYTES)
@@ -84,16 +84,16 @@ def probe_file(path: Path, head: int = PROBE_HEAD_BYTES) -> ImageScan:
             width, height, _ = _scan_jpeg(first + b"\xff\xd9")
             tail = last.rstrip(b"\x00\r\n ")
             if not tail or not tail.endswith(b"\xff\xd9"):
-                return scan_file(path)
+                return scan_file(Path(path))
             return ImageScan("", size, "jpeg", width, height, None)
         if first[:8] == b"\x89PNG\r\n\x1a\n":
             width, height, _ = _scan_png(first[:24] + last[-12:])
             if last[-12:] != b"\x00\x00\x00\x00IEND\xaeB`\x82":
-                return scan_file(path)
+                return scan_file(Path(path))
             return ImageScan("", size, "png", width, height, None)
     except (struct.error, IndexError, ValueError):
         pass
-    return scan_file(path)
+    return scan_file(Path(path))
 
 
 def scan_bytes(data: bytes, deep: bool = False) -> ImageScan:

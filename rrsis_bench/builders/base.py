@@ -26,7 +26,7 @@ def _scan_one(args: tuple[str, bool, bool]) -> ImageScan | str:
     path, deep, hash_files = args
     try:
         if not hash_files and not deep:
-            return probe_file(Path(path))
+            return probe_file(path)
         data = Path(path).read_bytes()
     except FileNotFoundError:
         return "missing"
@@ -81,7 +81,7 @@ class BuildContext:
         (:func:`rrsis_bench.images.probe_file`: header and end marker, no hash); the shard
         writer hashes their bytes when it copies them, so each image is read once.
         """
-        unique = list(dict.fromkeys(Path(p) for p in paths))
+        unique = list(dict.fromkeys(p if isinstance(p, Path) else Path(p) for p in paths))
         args = [(str(p), self.deep, hash_files) for p in unique]
         results: list[ImageScan | str]
         heavy = hash_files or self.deep  # a probe is a few small reads: processes do not pay
