@@ -270,10 +270,19 @@ def load_json(path: Path) -> Any:
         ) from exc
 
 
+_NUMBER_TYPES = (int, float)
+
+
 def _bbox(value: Any) -> list[float] | None:
-    if isinstance(value, list | tuple) and len(value) == 4:
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
-            return [float(v) for v in value]
+    if type(value) in (list, tuple) and len(value) == 4:
+        a, b, c, d = value
+        if (
+            type(a) in _NUMBER_TYPES
+            and type(b) in _NUMBER_TYPES
+            and type(c) in _NUMBER_TYPES
+            and type(d) in _NUMBER_TYPES
+        ):
+            return [float(a), float(b), float(c), float(d)]
     return None
 
 
