@@ -135,7 +135,7 @@ def test_known_defects_are_flagged(release: Path, tmp_path: Path) -> None:
         "(its refs are skipped)"
     )
     assert by_rule["mask-size-mismatch"]["example"] == (
-        "annotation 9976: mask 48×48 (h×w), image 49×48; kept as the source has it"
+        "annotation 9976: mask 48×48, image 49×48 (height×width); kept as the source has it"
     )
     assert by_rule["image-size-differs"]["example"] == (
         "images/rrsisd/JPEGImages/09976.jpg is 48×49 (w×h); instances.json says 48×48"

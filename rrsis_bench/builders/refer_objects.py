@@ -191,8 +191,8 @@ def build_objects(
             flags.append("size_mismatch")
             report.add(
                 "mask-size-mismatch",
-                f"annotation {a.ann_id}: mask {d.rle['size'][0]}×{d.rle['size'][1]} (h×w), "
-                f"image {h}×{w}; kept as the source has it",
+                f"annotation {a.ann_id}: mask {d.rle['size'][0]}×{d.rle['size'][1]}, image "
+                f"{h}×{w} (height×width); kept as the source has it",
                 **where,
             )
         if d.area == 0:
