@@ -67,6 +67,8 @@ def test_layout_variants_exact_counts(
     layout = [f.message for f in result.report.findings if f.rule == "layout"]
     inst = "new_instances.json" if variant == "new" else "instances.json"
     assert f"annotations: {refs}, {inst}" in layout
+    # annotation files beside the images are not orphan images
+    assert not [f for f in result.report.findings if f.rule == "file-orphan"]
 
 
 def test_union_masks_target_types_languages(tmp_path: Path) -> None:

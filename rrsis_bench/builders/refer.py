@@ -61,6 +61,9 @@ from rrsis_bench.errors import OptionError, UnknownNameError
 from rrsis_bench.images import ImageScan
 from rrsis_bench.schema import ImageRecord, natural_key
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+"""Files of these types in the image folder that no image entry names are reported as orphans."""
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -431,7 +434,11 @@ class ReferBuilder(Builder):
             return
         named = {im.file_name for im in instances.images.values()}
         on_disk = sorted(
-            (e.name for e in _scandir_files(layout.image_dir) if e.name not in named),
+            (
+                e.name
+                for e in _scandir_files(layout.image_dir)
+                if e.name not in named and e.name.lower().endswith(IMAGE_SUFFIXES)
+            ),
             key=natural_key,
         )
         if on_disk:
