@@ -6,7 +6,8 @@ A :class:`CategoryLexicon` maps surface forms to category names. Its keys are
   "storage tank", ``Expressway-Service-area`` matches "expressway service area"), and
 - forms learned from a training split: word n-grams (English) and character n-grams (Chinese)
   that, in the training expressions containing them, name one category in at least
-  ``min_precision`` of the cases (``runway`` for ``airplaneroad``, ``跑道`` for it in Chinese).
+  ``min_precision`` of the cases (``runway`` for ``airplaneroad``, ``跑道`` for it in Chinese);
+  only the shortest are kept (a form containing another form of its category adds nothing).
 
 An English expression names its head first ("the *ship* to the left of the bridge"), a Chinese
 one names it last ("桥梁左边的*船*"): :meth:`CategoryLexicon.find` returns the earliest match
@@ -118,11 +119,18 @@ class CategoryLexicon:
             df.update(grams)
             for g in grams:
                 tp.setdefault(g, Counter()).update(cats)
+        found: dict[str, str] = {}
         for g in sorted(tp):
             if g in lex.keys:
                 continue
             cat, hits = max(tp[g].items(), key=lambda kv: (kv[1], kv[0]))
             if hits >= min_support and hits / df[g] >= min_precision:
+                found[g] = cat
+        # keep the shortest forms: a form containing another form of the same category adds
+        # nothing (every text it matches, the shorter one matches too)
+        known = {**lex.keys, **found}
+        for g, cat in sorted(found.items()):
+            if not any(k != g and k in g and c == cat for k, c in known.items()):
                 lex.learned[g] = cat
         lex.keys.update(lex.learned)
         return lex
