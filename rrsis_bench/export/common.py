@@ -74,24 +74,32 @@ class ExportResult:
 
 
 @contextlib.contextmanager
-def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
+def atomic_output(
+    out: Path, overwrite: bool, marker: str = EXPORT_MARKER, what: str = "export"
+) -> Iterator[Path]:
     """Yield a temporary sibling of ``out``; on success it replaces ``out``, else it is removed.
+
+    Args:
+        out: The folder to write.
+        overwrite: Replace an earlier output (one holding ``marker``).
+        marker: The file that identifies an earlier output of this kind.
+        what: What is written, for messages (``export``, ``repository``).
 
     Raises:
         OutputExistsError: If ``out`` exists, is not empty and ``overwrite`` is false, or holds
-            something that is not an rrsis-bench export.
+            something that is not an earlier rrsis-bench output of this kind.
         BuildError: If the folder cannot be written.
     """
     out = Path(out).absolute()
     if out.exists() and any(out.iterdir()):
-        if not (out / EXPORT_MARKER).is_file():
+        if not (out / marker).is_file():
             raise OutputExistsError(
-                f"{out} exists and is not an rrsis-bench export; choose another --out "
+                f"{out} exists and is not an rrsis-bench {what}; choose another folder "
                 "(it is never replaced)"
             )
         if not overwrite:
             raise OutputExistsError(
-                f"{out} already holds an export; pass --overwrite to replace it"
+                f"{out} already holds an rrsis-bench {what}; pass --overwrite to replace it"
             )
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
@@ -107,8 +115,8 @@ def atomic_output(out: Path, overwrite: bool) -> Iterator[Path]:
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise BuildError(
-            f"{exc.filename or out}: cannot write the export ({exc.strerror or exc}); free some "
-            "space or choose a writable --out"
+            f"{exc.filename or out}: cannot write the {what} ({exc.strerror or exc}); free some "
+            "space or choose a writable folder"
         ) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
