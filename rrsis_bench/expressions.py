@@ -25,7 +25,12 @@ from typing import Any, overload
 import numpy as np
 
 from rrsis_bench import masks
-from rrsis_bench.errors import DatasetNotFoundError, FormatError, UnknownNameError
+from rrsis_bench.errors import (
+    DatasetNotFoundError,
+    FormatError,
+    RRSISBenchError,
+    UnknownNameError,
+)
 from rrsis_bench.schema import TARGET_TYPES, Rle
 from rrsis_bench.shard_images import ShardImageReader
 from rrsis_bench.store import BuiltDataset, open_dataset
@@ -39,6 +44,13 @@ _ANNOTATION_COLUMNS = [
     "objects",
     "expressions",
 ]
+
+
+class SampleNotFoundError(RRSISBenchError, KeyError):
+    """A sample id is not in the view."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "sample not found"
 
 
 @dataclass(frozen=True)
@@ -350,12 +362,13 @@ class ExpressionView(Sequence[Expression]):
         """Position of a sample id in this view.
 
         Raises:
-            KeyError: If the view has no such sample; the message names the view's splits.
+            SampleNotFoundError: If the view has no such sample (a ``KeyError``); the message
+                names the view's splits.
         """
         for pos, i in enumerate(self._order):
             if self._entries[i].sample_id == sample_id:
                 return pos
-        raise KeyError(
+        raise SampleNotFoundError(
             f"no sample {sample_id!r} in {self.path} (splits {', '.join(self.splits)}, "
             "after filters)"
         )
