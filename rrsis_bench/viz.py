@@ -25,6 +25,17 @@ PRED_COLOUR = (0.95, 0.15, 0.55)
 _OUTLINES = ("#ffd700", "#00e5ff", "#ff8c00", "#7cfc00", "#ff69b4", "#1e90ff", "#ff4500")
 
 
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei")
+
+
+def font_family() -> list[str]:
+    """Fonts for titles: DejaVu Sans, then any installed CJK font (NWPU-Refer has Chinese text)."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans", *[f for f in _CJK_FONTS if f in installed]]
+
+
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
@@ -114,6 +125,7 @@ def plot_sample(item: Any, prediction: Any = None, *, alpha: float = 0.45) -> An
     target = _get(item, "target_type", "?")
     sid = _get(item, "sample_id", "?")
     axes[0].set_title(f"ground truth ({target})", fontsize=10)
+    fonts = font_family()
     if prediction is not None:
         pred = _as_mask(prediction)
         assert pred is not None  # prediction is not None here
@@ -126,7 +138,9 @@ def plot_sample(item: Any, prediction: Any = None, *, alpha: float = 0.45) -> An
         axes[1].set_xticks([])
         axes[1].set_yticks([])
         axes[1].set_title(_pred_title(gt, pred, target), fontsize=10)
-    fig.suptitle(f"{_title(item, 30 * n)}\n[{sid} · target: {target}]", fontsize=11)
+    fig.suptitle(
+        f"{_title(item, 30 * n)}\n[{sid} · target: {target}]", fontsize=11, fontfamily=fonts
+    )
     return fig
 
 
@@ -151,6 +165,7 @@ def plot_grid(items: Sequence[Any], ncols: int = 4, *, alpha: float = 0.45) -> A
     ncols = max(1, min(ncols, len(items)))
     nrows = (len(items) + ncols - 1) // ncols
     fig = _figure(3.2 * ncols, 3.6 * nrows)
+    fonts = font_family()
     grid = fig.subplots(nrows, ncols, squeeze=False)
     for k, ax in enumerate(grid.ravel()):
         if k >= len(items):
@@ -161,6 +176,7 @@ def plot_grid(items: Sequence[Any], ncols: int = 4, *, alpha: float = 0.45) -> A
         ax.set_title(
             f"{_title(item, 34)}\n[{_get(item, 'sample_id', '?')} · {_get(item, 'target_type', '?')}]",
             fontsize=8,
+            fontfamily=fonts,
         )
     return fig
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -177,5 +178,13 @@ def show(
             picks = sorted(random.Random(seed).sample(range(len(view)), min(grid, len(view))))
             fig = viz.plot_grid([view[i] for i in picks], ncols=min(4, len(picks)))
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(out, dpi=100)
+    if any("missing from font" in str(w.message) for w in caught):
+        err_console.print(
+            "note: some characters have no glyph in the installed fonts; install a CJK font "
+            "(e.g. Noto Sans CJK) to draw Chinese text",
+            markup=False,
+        )
     console.print(str(out), markup=False)
