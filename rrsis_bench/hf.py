@@ -55,7 +55,10 @@ def _check_columns(columns: Sequence[str] | None) -> list[str] | None:
 def _split_table(ds: BuiltDataset, split: str, columns: list[str] | None) -> pa.Table:
     tables = [pq.read_table(p, columns=columns, memory_map=True) for p in ds.shard_paths(split)]
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    return table.cast(_features(columns).arrow_schema)
+    schema = _features(columns).arrow_schema
+    if table.schema.equals(schema, check_metadata=False):
+        return table.replace_schema_metadata(schema.metadata)  # no copy of the data
+    return table.cast(schema)
 
 
 def _in_memory(ds: BuiltDataset, split: str, columns: list[str] | None) -> Any:

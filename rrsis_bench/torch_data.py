@@ -2,7 +2,8 @@
 
 Each item is a sample dict, the shape torchgeo uses::
 
-    {"image": uint8 tensor [3, H, W], "mask": uint8 tensor [H, W] (0/1),
+    {"image": uint8 tensor [3, H, W] (a channels-first view of the decoded HWC pixels),
+     "mask": uint8 tensor [H, W] (0/1),
      "text": str, "target_type": "single" | "multi" | "none", "sample_id": str,
      "image_id": str, "categories": list[str]}
 
@@ -32,11 +33,13 @@ from typing import Any
 import numpy as np
 
 from rrsis_bench.expressions import ExpressionView
+from rrsis_bench.schema import Rle
 from rrsis_bench.store import BuiltDataset
 
 try:
     import torch
     from torch.utils.data import Dataset as _TorchDataset
+    from torch.utils.data import default_collate, get_worker_info
 except ImportError as _exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "rrsis_bench.torch_data needs torch: pip install 'rrsis-bench[torch]'"
@@ -53,7 +56,16 @@ def _decode_rgb(data: bytes) -> np.ndarray:
 
     with Image.open(io.BytesIO(data)) as im:
         rgb = im if im.mode == "RGB" else im.convert("RGB")
-        return np.asarray(rgb)
+        return np.array(rgb)
+
+
+def _decode_mask(rle: Rle) -> np.ndarray:
+    """The mask as ``(h, w)`` uint8, left in the column-major order the RLE decodes to."""
+    from pycocotools import mask as coco_mask
+
+    counts = rle["counts"]
+    raw = {"size": list(rle["size"]), "counts": counts.encode("ascii")}
+    return np.asarray(coco_mask.decode(raw))
 
 
 class RRSISDataset(_TorchDataset):
@@ -101,8 +113,8 @@ class RRSISDataset(_TorchDataset):
         item = self.view[index]
         image = _decode_rgb(item.image_bytes)
         sample: Sample = {
-            "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))),
-            "mask": torch.from_numpy(item.mask),
+            "image": torch.from_numpy(image).permute(2, 0, 1),
+            "mask": torch.from_numpy(_decode_mask(item.rle)),
             "text": item.text,
             "target_type": item.target_type,
             "sample_id": item.sample_id,
@@ -126,8 +138,42 @@ class RRSISDataset(_TorchDataset):
         return new
 
 
+def _stack(values: list[Any]) -> Any:
+    """Stack equal-shaped tensors with one contiguous copy, keeping their memory layout.
+
+    Images are channels-first views of channels-last pixels and masks are column-major (as they
+    decode); stacking such views element by element is several times slower than decoding. When
+    every tensor is a permutation of a contiguous block with the same strides, the blocks are
+    copied side by side (into shared memory inside a DataLoader worker, as ``default_collate``
+    does) and the batch is the same permutation of that block: an image batch is
+    ``[B, 3, H, W]`` in ``torch.channels_last`` memory format.
+    """
+    first = values[0]
+    order = sorted(range(first.dim()), key=lambda d: -first.stride(d))
+    if (
+        first.device.type != "cpu"
+        or first.dtype not in (torch.uint8, torch.float32, torch.int64)
+        or not all(v.stride() == first.stride() and v.dtype == first.dtype for v in values)
+        or not first.permute(order).is_contiguous()
+    ):
+        return default_collate(values)
+    blocks = [v.permute(order) for v in values]
+    shape = (len(values), *blocks[0].shape)
+    if get_worker_info() is not None:
+        numel = int(np.prod(shape))
+        storage = first._typed_storage()._new_shared(numel, device=first.device)
+        out = first.new(storage).resize_(shape)
+    else:
+        out = torch.empty(shape, dtype=first.dtype)
+    np.stack([b.numpy() for b in blocks], out=out.numpy())
+    return out.permute([0, *[order.index(d) + 1 for d in range(first.dim())]])
+
+
 def collate(samples: Sequence[Sample]) -> dict[str, Any]:
     """Batch sample dicts: tensors of one shape are stacked, anything else becomes a list.
+
+    An image batch is ``[B, 3, H, W]`` in channels-last memory format (call ``.contiguous()`` for
+    the default layout); masks are ``[B, H, W]``.
 
     Example:
         >>> import torch
@@ -143,7 +189,7 @@ def collate(samples: Sequence[Sample]) -> dict[str, Any]:
         if all(isinstance(v, torch.Tensor) for v in values) and (
             len({tuple(v.shape) for v in values}) == 1
         ):
-            out[key] = torch.stack(values)
+            out[key] = _stack(values)
         else:
             out[key] = values
     return out
