@@ -60,6 +60,8 @@ def test_two_workers_give_every_expression_once(built: Path):
     ids = [sid for b in batches for sid in b["sample_id"]]
     assert ids == ds.sample_ids
     assert tuple(batches[0]["image"].shape) == (3, 3, 48, 64)
+    assert batches[0]["image"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(batches[0]["image"], torch.stack([single[i]["image"] for i in range(3)]))
     assert tuple(batches[0]["mask"].shape) == (3, 48, 64)
     masks = torch.cat([b["mask"] for b in batches])
     assert torch.equal(masks, torch.stack([s["mask"] for s in single]))
