@@ -66,7 +66,7 @@ def _members(archive: Path) -> Iterator[Member]:
                     kind = "link"
                 elif info.is_dir():
                     kind = "dir"
-                elif mode and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+                elif stat.S_IFMT(mode) and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
                     kind = "other"
                 else:
                     kind = "file"

@@ -106,6 +106,10 @@ class UnknownNameError(RRSISBenchError, ValueError):
         )
 
 
+class OptionError(RRSISBenchError, ValueError):
+    """A builder option (``-o KEY=VALUE``) has a value that cannot be used."""
+
+
 class PredictionError(RRSISBenchError, ValueError):
     """Predictions cannot be aligned with the ground truth.
 

@@ -27,6 +27,7 @@ _BUILDER_MODULES = (
     "rrsis_bench.builders.nwpu_refer",
     "rrsis_bench.builders.refer_generic",
     "rrsis_bench.builders.risbench",
+    "rrsis_bench.builders.phrase",
 )
 
 

@@ -36,7 +36,14 @@ from rrsis_bench.errors import (
     OutputExistsError,
 )
 from rrsis_bench.progress import track
-from rrsis_bench.schema import FEATURES, FORMAT_VERSION, SPLITS, ImageRecord, natural_key
+from rrsis_bench.schema import (
+    FEATURES,
+    FORMAT_VERSION,
+    SPLITS,
+    TARGET_TYPES,
+    ImageRecord,
+    natural_key,
+)
 from rrsis_bench.validate import Report, dumps
 
 DEFAULT_MAX_SHARD_BYTES = 256 * 1024 * 1024
@@ -159,6 +166,19 @@ def _read_image_bytes(rec: ImageRecord) -> bytes:
         ) from exc
 
 
+_TARGET_INDEX = {name: i for i, name in enumerate(TARGET_TYPES)}
+
+
+def _encode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Arrow storage form of a format-v1 row: the only non-identity encoding is the ClassLabel.
+
+    (``Features.encode_example`` gives the same result but walks every nested value in Python.)
+    """
+    for expr in row["expressions"]:
+        expr["target_type"] = _TARGET_INDEX[expr["target_type"]]
+    return row
+
+
 def write_shard(path: Path, records: Sequence[ImageRecord]) -> tuple[str, int]:
     """Write one parquet shard carrying the HF ``Features`` metadata; return (sha256, bytes)."""
     schema = FEATURES.arrow_schema
@@ -172,11 +192,13 @@ def write_shard(path: Path, records: Sequence[ImageRecord]) -> tuple[str, int]:
             write_statistics=False,
             store_schema=True,
         )
-        for group in _row_groups(records):
-            rows = [FEATURES.encode_example(r.to_row(_read_image_bytes(r))) for r in group]
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-            del rows
-        writer.close()
+        try:
+            for group in _row_groups(records):
+                rows = [_encode_row(r.to_row(_read_image_bytes(r))) for r in group]
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                del rows
+        finally:
+            writer.close()
     finally:
         sink.close()
     return sink.hexdigest(), sink.tell()

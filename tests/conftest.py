@@ -15,7 +15,9 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 TESTS = Path(__file__).parent
-sys.path.insert(0, str(TESTS))  # tests/data/<source>/data.py generators import as data.<source>.data
+sys.path.insert(
+    0, str(TESTS)
+)  # tests/data/<source>/data.py generators import as data.<source>.data
 
 SHARED_REALDATA = TESTS.parent.parent / "shared" / "realdata"
 
@@ -23,7 +25,11 @@ SHARED_REALDATA = TESTS.parent.parent / "shared" / "realdata"
 class _NoNetwork(socket.socket):
     def connect(self, address):  # type: ignore[override]
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in ("127.0.0.1", "::1", "localhost") and not host.startswith("/"):
+        if (
+            isinstance(host, str)
+            and host not in ("127.0.0.1", "::1", "localhost")
+            and not host.startswith("/")
+        ):
             raise RuntimeError(f"tests must not use the network (tried to connect to {address!r})")
         return super().connect(address)
 

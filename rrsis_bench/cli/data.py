@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -18,6 +18,28 @@ DatasetArg = Annotated[
 RawOpt = Annotated[
     Path, typer.Option("--raw", help="The raw release folder (either level) or archive.")
 ]
+OptionOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--option",
+        "-o",
+        help="Builder option KEY=VALUE (repeatable), e.g. -o group=true; "
+        "see `rrsis-bench datasets` for each builder's options.",
+    ),
+]
+
+
+def parse_options(items: list[str] | None) -> dict[str, Any]:
+    """Turn ``KEY=VALUE`` strings into a dict (a bad item raises ``FormatError``)."""
+    from rrsis_bench.errors import FormatError
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise FormatError(f"--option {item!r} is not KEY=VALUE (e.g. --option group=true)")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def _print_report(report: Report, examples: int = 2) -> None:
@@ -46,6 +68,7 @@ def build(
         bool, typer.Option("--overwrite", help="Replace an existing build.")
     ] = False,
     deep: Annotated[bool, typer.Option("--deep", help="Decode every image (slower).")] = False,
+    option: OptionOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -53,7 +76,14 @@ def build(
     from rrsis_bench.builders import build as build_dataset
 
     result = build_dataset(
-        dataset, raw, out, num_proc=num_proc, strict=strict, overwrite=overwrite, deep=deep
+        dataset,
+        raw,
+        out,
+        num_proc=num_proc,
+        strict=strict,
+        overwrite=overwrite,
+        deep=deep,
+        **parse_options(option),
     )
     _print_report(result.report)
     for split, c in result.counts.items():
@@ -79,13 +109,14 @@ def validate(
         Path | None, typer.Option("--json", help="Write the full report here.")
     ] = None,
     examples: Annotated[int, typer.Option("--examples", help="Examples printed per rule.")] = 3,
+    option: OptionOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Check a raw release against every validation rule without building it."""
     from rrsis_bench.builders import validate as validate_raw
 
-    result = validate_raw(dataset, raw, num_proc=num_proc, deep=deep)
+    result = validate_raw(dataset, raw, num_proc=num_proc, deep=deep, **parse_options(option))
     _print_report(result.report, examples)
     if json_out is not None:
         result.report.write(json_out)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from data.records import make_inputs, make_records
+from typer.testing import CliRunner
+
+from rrsis_bench import __version__
+from rrsis_bench.cli import app
+from rrsis_bench.store import write_dataset
+from rrsis_bench.summary import dataset_summary
+from rrsis_bench.validate import Report
+
+runner = CliRunner()
+
+
+def _built(tmp_path: Path) -> Path:
+    return write_dataset(
+        tmp_path / "built", make_records(tmp_path / "raw", n=8), make_inputs(), Report("toy")
+    )
+
+
+def test_version() -> None:
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0
+    assert res.output.strip() == f"rrsis-bench {__version__}"
+
+
+def test_rules_lists_every_rule_and_flag() -> None:
+    res = runner.invoke(app, ["rules"])
+    assert res.exit_code == 0
+    for name in ("mask-empty", "tile-cross-split", "size_mismatch", "category_from_text"):
+        assert name in res.output
+
+
+def test_summary_of_a_build(tmp_path: Path) -> None:
+    s = dataset_summary(_built(tmp_path))
+    assert s["name"] == "toy"
+    assert s["splits"]["train"] == {
+        "images": 4,
+        "expressions": 4,
+        "objects": 4,
+        "target_types": {"single": 4, "multi": 0, "none": 0},
+        "mask_size": {"<0.1%": 0, "0.1-1%": 0, "1-10%": 4, ">=10%": 0, "none": 0},
+    }
+    assert s["categories"] == {"car": 8}
+    assert s["languages"] == {"en": 8}
+
+
+def test_info_command(tmp_path: Path) -> None:
+    out = _built(tmp_path)
+    res = runner.invoke(app, ["info", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "toy" in res.output and "categories (1): car 8" in res.output
+    res = runner.invoke(app, ["info", str(out), "--json"])
+    assert json.loads(res.output)["splits"]["val"]["images"] == 2
+
+
+def test_info_on_missing_dataset_is_one_line(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["info", str(tmp_path / "nothing")])
+    assert res.exit_code == 1
+    assert res.output.startswith("error: ")
+    assert "no such built dataset folder" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_build_unknown_dataset(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["build", "no-such-set", "--raw", str(tmp_path)])
+    assert res.exit_code == 1
+    assert "error: Expected dataset to be one of" in res.output
+    assert "but got 'no-such-set'" in res.output
