@@ -22,6 +22,7 @@ from rrsis_bench import masks
 
 GT_COLOUR = (0.10, 0.80, 0.30)
 PRED_COLOUR = (0.95, 0.15, 0.55)
+GT_OUTLINE = "#ffffff"
 _OUTLINES = ("#ffd700", "#00e5ff", "#ff8c00", "#7cfc00", "#ff69b4", "#1e90ff", "#ff4500")
 
 
@@ -90,12 +91,16 @@ def _draw_sample(ax: Any, item: Any, alpha: float, outlines: bool = True) -> Non
         gt = masks.decode(_get(item, "rle"))
     if gt is not None:
         _overlay(ax, gt, GT_COLOUR, alpha)
+    drawn = 0
     if outlines:
         wanted = set(_get(item, "object_ids", None) or [])
         for k, obj in enumerate(_get(item, "objects", None) or []):
             if wanted and obj.get("object_id") not in wanted:
                 continue
             _outline(ax, masks.decode(obj["mask"]), _OUTLINES[k % len(_OUTLINES)])
+            drawn += 1
+    if gt is not None and not drawn:
+        _outline(ax, gt, GT_OUTLINE)  # sources without instances: outline the mask itself
     ax.set_xticks([])
     ax.set_yticks([])
 

@@ -268,3 +268,45 @@ def test_integer_ids():
     assert integer_ids(["3", "10", "3"]) == {"3": 3, "10": 10}
     assert integer_ids(["007", "7"]) == {"007": 1, "7": 2}
     assert integer_ids(["x", "y"], start=0) == {"x": 0, "y": 1}
+
+
+@pytest.fixture(scope="module")
+def refsegrs_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A RefSegRS build (a source with no instances: every mask is the expression's own)."""
+    from data.refsegrs.data import write_refsegrs
+
+    from rrsis_bench.builders import build
+
+    raw = tmp_path_factory.mktemp("refsegrs_raw")
+    write_refsegrs(raw)
+    out = tmp_path_factory.mktemp("refsegrs_built") / "refsegrs"
+    build("refsegrs", raw, out)
+    return out
+
+
+def test_source_without_instances_exports_every_mask(refsegrs_built: Path, tmp_path: Path):
+    from rrsis_bench.expressions import ExpressionView
+
+    truth = {e.sample_id: e.mask for e in ExpressionView(refsegrs_built)}
+    assert len(truth) == 19
+    refer_out = tmp_path / "refer"
+    r = export(refsegrs_built, None, refer_out, preset="rrsisd")
+    assert r.annotations == 19 and r.skipped == {}
+    assert r.notes[0] == (
+        "19 refs on images without annotated objects (the source has no instances) got an "
+        "annotation holding the expression's mask"
+    )
+    refer = Refer(refer_out, "rrsisd")
+    ids = _sample_ids(refer_out)
+    for ref in refer.refs:
+        for sent in ref["sentences"]:
+            assert np.array_equal(refer.get_mask(ref), truth[ids[sent["sent_id"]]])
+    assert sorted(refer.ref_ids("val")) == [25, 387, 472, 1489, 4444, 4497]
+    g_out = tmp_path / "grefer"
+    export(refsegrs_built, None, g_out, preset="grefcoco")
+    g = GRefer(g_out, "grefcoco")
+    ids = _sample_ids(g_out)
+    for ref in g.refs:
+        got = g.get_mask_by_ref(ref)
+        assert not got["empty"]
+        assert np.array_equal(got["mask"], truth[ids[ref["sentences"][0]["sent_id"]]])

@@ -242,13 +242,13 @@ class ExportPlan:
                     rle=item.rle,
                     sample_ids=[],
                     texts=[],
-                    source_ref_id=prov_refs[0] if len(prov_refs) == 1 else None,
+                    source_ref_id=prov_refs[0] if len(prov_refs) == 1 else item.ref_key,
                     source_sent_ids=[],
                 )
             sent_ids = item.provenance.get("sent_ids") or []
             ref.sample_ids.append(item.sample_id)
             ref.texts.append(item.text)
-            ref.source_sent_ids.append(sent_ids[0] if len(sent_ids) == 1 else None)
+            ref.source_sent_ids.append(sent_ids[0] if len(sent_ids) == 1 else item.sample_id)
         self.images = list(images.values())
         self.referents = list(referents.values())
         self.image_ids = integer_ids([i.image_id for i in self.images])

@@ -77,7 +77,8 @@ def write_grefer(
             else:
                 ann_id = next(new_ids)
                 category = found[0]["category"] if found else (ref.categories or ("object",))[0]
-                seg_counts["mask_not_an_object"] = seg_counts.get("mask_not_an_object", 0) + 1
+                reason = "mask_not_an_object" if img.objects else "mask_without_objects"
+                seg_counts[reason] = seg_counts.get(reason, 0) + 1
                 doc["annotations"].append(
                     instance_annotation(
                         ann_id,

@@ -133,7 +133,12 @@ def write_refer(
             ann_id = next(new_ids)
             first = obj_masks.get(ref.object_ids[0]) if ref.object_ids else None
             category = first["category"] if first else (ref.categories or ("object",))[0]
-            reason = "multi_target_as_union" if ref.target_type == "multi" else "mask_not_an_object"
+            if ref.target_type == "multi":
+                reason = "multi_target_as_union"
+            elif not img.objects:
+                reason = "mask_without_objects"
+            else:
+                reason = "mask_not_an_object"
             seg_counts[reason] = seg_counts.get(reason, 0) + 1
             doc["annotations"].append(
                 instance_annotation(
@@ -194,6 +199,11 @@ def _notes(seg_counts: Mapping[str, int], skipped: Mapping[str, int]) -> list[st
         notes.append(
             f"{seg_counts['multi_target_as_union']} multi-target refs written as one annotation "
             "holding the union mask (REFER has one annotation per ref)"
+        )
+    if seg_counts.get("mask_without_objects"):
+        notes.append(
+            f"{seg_counts['mask_without_objects']} refs on images without annotated objects "
+            "(the source has no instances) got an annotation holding the expression's mask"
         )
     if seg_counts.get("mask_not_an_object"):
         notes.append(
