@@ -15,7 +15,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -377,3 +377,42 @@ def instance_annotation(
         "bbox": [float(v) for v in bbox],
         "iscrowd": 0,
     }
+
+
+def count_images(plan: ExportPlan, result: ExportResult, split_names: Mapping[str, str]) -> None:
+    """Add each image of ``plan`` to the image count of its (renamed) split."""
+    for img in plan.images:
+        split = split_names.get(img.split, img.split)
+        c = result.counts.setdefault(split, {"images": 0, "refs": 0, "sentences": 0})
+        c["images"] += 1
+
+
+def export_notes(seg_counts: Mapping[str, int], skipped: Mapping[str, int]) -> list[str]:
+    """One sentence per thing a user of a REFER-style export must know."""
+    notes: list[str] = []
+    if skipped.get("no_target"):
+        notes.append(
+            f"{skipped['no_target']} no-target expressions left out: REFER refs need an annotation"
+        )
+    if seg_counts.get("multi_target_as_union"):
+        notes.append(
+            f"{seg_counts['multi_target_as_union']} multi-target refs written as one annotation "
+            "holding the union mask (REFER has one annotation per ref)"
+        )
+    if seg_counts.get("mask_without_objects"):
+        notes.append(
+            f"{seg_counts['mask_without_objects']} refs on images without annotated objects "
+            "(the source has no instances) got an annotation holding the expression's mask"
+        )
+    if seg_counts.get("mask_not_an_object"):
+        notes.append(
+            f"{seg_counts['mask_not_an_object']} refs whose mask is not that of their annotated "
+            "object(s) got an annotation of their own"
+        )
+    for key, what in (
+        ("empty_mask_kept_as_rle", "empty masks"),
+        ("size_mismatch_kept_as_rle", "masks whose size differs from the image"),
+    ):
+        if seg_counts.get(key):
+            notes.append(f"{seg_counts[key]} {what} kept as RLE (no polygon form)")
+    return notes

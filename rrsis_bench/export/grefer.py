@@ -30,10 +30,13 @@ from rrsis_bench import masks
 from rrsis_bench.export.common import (
     ExportPlan,
     ExportResult,
+    count_images,
+    export_notes,
     instance_annotation,
     segmentation,
+    write_images,
 )
-from rrsis_bench.export.refer import _count_images, _notes, instances, sentences
+from rrsis_bench.export.refer import instances, sentences
 
 
 def write_grefer(
@@ -46,8 +49,6 @@ def write_grefer(
     split_names: Mapping[str, str] | None = None,
 ) -> ExportResult:
     """Write the gRefCOCO files for every split of ``plan`` under ``root`` (see the module doc)."""
-    from rrsis_bench.export.common import write_images
-
     split_names = dict(split_names or {})
     result = ExportResult(path=root, format="grefer", name=name)
     seg_counts: dict[str, int] = {}
@@ -107,7 +108,7 @@ def write_grefer(
         )
         c["refs"] += 1
         c["sentences"] += len(sents)
-    _count_images(plan, result, split_names)
+    count_images(plan, result, split_names)
     result.annotations = len(doc["annotations"])
     data_dir = root / name
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -115,6 +116,6 @@ def write_grefer(
     (data_dir / "instances.json").write_text(json.dumps(doc), encoding="utf-8")
     write_images(plan, plan.images, root / image_dir)
     result.files = [f"{name}/grefs(unc).json", f"{name}/instances.json", f"{image_dir}/"]
-    result.notes.extend(_notes(seg_counts, result.skipped))
+    result.notes.extend(export_notes(seg_counts, result.skipped))
     result.sent_id_to_sample_id = sent_to_sample
     return result

@@ -31,6 +31,8 @@ from rrsis_bench.export.common import (
     ExportPlan,
     ExportResult,
     ImageInfo,
+    count_images,
+    export_notes,
     instance_annotation,
     segmentation,
     tokens,
@@ -168,7 +170,7 @@ def write_refer(
         )
         c["refs"] += 1
         c["sentences"] += len(sents)
-    _count_images(plan, result, split_names)
+    count_images(plan, result, split_names)
     result.annotations = len(doc["annotations"])
     data_dir = root / name
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -177,43 +179,6 @@ def write_refer(
     (data_dir / "instances.json").write_text(json.dumps(doc), encoding="utf-8")
     write_images(plan, plan.images, root / image_dir)
     result.files = [f"{name}/refs(unc).p", f"{name}/instances.json", f"{image_dir}/"]
-    result.notes.extend(_notes(seg_counts, result.skipped))
+    result.notes.extend(export_notes(seg_counts, result.skipped))
     result.sent_id_to_sample_id = sent_to_sample
     return result
-
-
-def _count_images(plan: ExportPlan, result: ExportResult, split_names: Mapping[str, str]) -> None:
-    for img in plan.images:
-        split = split_names.get(img.split, img.split)
-        c = result.counts.setdefault(split, {"images": 0, "refs": 0, "sentences": 0})
-        c["images"] += 1
-
-
-def _notes(seg_counts: Mapping[str, int], skipped: Mapping[str, int]) -> list[str]:
-    notes: list[str] = []
-    if skipped.get("no_target"):
-        notes.append(
-            f"{skipped['no_target']} no-target expressions left out: REFER refs need an annotation"
-        )
-    if seg_counts.get("multi_target_as_union"):
-        notes.append(
-            f"{seg_counts['multi_target_as_union']} multi-target refs written as one annotation "
-            "holding the union mask (REFER has one annotation per ref)"
-        )
-    if seg_counts.get("mask_without_objects"):
-        notes.append(
-            f"{seg_counts['mask_without_objects']} refs on images without annotated objects "
-            "(the source has no instances) got an annotation holding the expression's mask"
-        )
-    if seg_counts.get("mask_not_an_object"):
-        notes.append(
-            f"{seg_counts['mask_not_an_object']} refs whose mask is not that of their annotated "
-            "object(s) got an annotation of their own"
-        )
-    for key, what in (
-        ("empty_mask_kept_as_rle", "empty masks"),
-        ("size_mismatch_kept_as_rle", "masks whose size differs from the image"),
-    ):
-        if seg_counts.get(key):
-            notes.append(f"{seg_counts[key]} {what} kept as RLE (no polygon form)")
-    return notes
