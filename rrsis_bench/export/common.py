@@ -25,6 +25,7 @@ import numpy as np
 from rrsis_bench import masks
 from rrsis_bench.errors import BuildError, OutputExistsError
 from rrsis_bench.expressions import ExpressionView
+from rrsis_bench.progress import track
 from rrsis_bench.schema import Rle, natural_key
 
 EXPORT_MARKER = "rrsis_bench_export.json"
@@ -335,7 +336,7 @@ def _categories(images: list[ImageInfo], referents: list[Referent]) -> dict[str,
 
 def write_images(plan: ExportPlan, images: Sequence[ImageInfo], folder: Path) -> None:
     """Write the stored bytes of ``images`` into ``folder`` under their export names."""
-    for img in images:
+    for img in track(images, f"writing images to {folder.name}", len(images)):
         data = plan.view.image_bytes(img.index)
         if data is None:
             raise BuildError(f"image {img.image_id!r} has no stored bytes; rebuild the dataset")
