@@ -173,8 +173,12 @@ def test_grefer_export_is_faithful(built: Path, tmp_path: Path, expected, mode: 
     assert {r["split"] for r in g.refs} == {"train", "val", "testA"}
     segs = [a["segmentation"] for a in g.anns.values()]
     if mode == "polygon":
-        assert sum(isinstance(s[0], list) for s in segs) == 8  # the empty object stays RLE
-        assert "1 empty masks kept as RLE (no polygon form)" in result.notes
+        assert all(isinstance(s[0], list) and len(s[0]) >= 6 for s in segs)
+        assert [s for s in segs if s == [[0.0] * 6]] == [[[0.0] * 6]]  # the empty object
+        assert (
+            "1 empty masks written as a zero-area polygon (it rasterises to an empty mask)"
+            in result.notes
+        )
     else:
         assert all(isinstance(s[0], dict) for s in segs)
 

@@ -348,9 +348,10 @@ def write_images(plan: ExportPlan, images: Sequence[ImageInfo], folder: Path) ->
 def segmentation(rle: Rle, mode: str, image: ImageInfo, counts: dict[str, int]) -> Any:
     """A REFER-style ``segmentation``: ``[RLE]`` or exact rectangles (``polygon`` mode).
 
-    Polygon mode falls back to ``[RLE]`` for an empty mask (a reader indexes the first polygon)
-    and for a mask whose size differs from the image's (polygons are drawn at the image size);
-    each fallback is counted in ``counts``.
+    In polygon mode an empty mask becomes one zero-area triangle (readers index the first
+    polygon, and ReLA drops annotations without a polygon of 3 points), and a mask whose size
+    differs from the image's stays ``[RLE]`` (polygons are drawn at the image size); both are
+    counted in ``counts``.
     """
     as_rle = [{"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"]}]
     if mode == "rle":
@@ -360,8 +361,9 @@ def segmentation(rle: Rle, mode: str, image: ImageInfo, counts: dict[str, int]) 
         return as_rle
     polys = rectangles(masks.decode(rle))
     if not polys:
-        counts["empty_mask_kept_as_rle"] = counts.get("empty_mask_kept_as_rle", 0) + 1
-        return as_rle
+        # a zero-area triangle: rasterises to an empty mask, and polygon-only readers keep it
+        counts["empty_mask_zero_area_polygon"] = counts.get("empty_mask_zero_area_polygon", 0) + 1
+        return [[0.0] * 6]
     return polys
 
 
@@ -410,10 +412,14 @@ def export_notes(seg_counts: Mapping[str, int], skipped: Mapping[str, int]) -> l
             f"{seg_counts['mask_not_an_object']} refs whose mask is not that of their annotated "
             "object(s) got an annotation of their own"
         )
-    for key, what in (
-        ("empty_mask_kept_as_rle", "empty masks"),
-        ("size_mismatch_kept_as_rle", "masks whose size differs from the image"),
-    ):
-        if seg_counts.get(key):
-            notes.append(f"{seg_counts[key]} {what} kept as RLE (no polygon form)")
+    if seg_counts.get("empty_mask_zero_area_polygon"):
+        notes.append(
+            f"{seg_counts['empty_mask_zero_area_polygon']} empty masks written as a zero-area "
+            "polygon (it rasterises to an empty mask)"
+        )
+    if seg_counts.get("size_mismatch_kept_as_rle"):
+        notes.append(
+            f"{seg_counts['size_mismatch_kept_as_rle']} masks whose size differs from the image "
+            "kept as RLE (polygons are drawn at the image size)"
+        )
     return notes

@@ -16,7 +16,8 @@ the union of its objects (or a source has no objects) the mask gets an annotatio
 Segmentations are written as polygons by default, because ReLA's detectron2 loader and mapper
 only take polygons: each mask becomes non-overlapping pixel-edge rectangles, which rasterise back
 to the exact mask (holes included). ``mode="rle"`` writes ``[RLE]`` instead (G_REFER's ``getMask``
-reads both).
+reads both). An empty mask has no rectangle and is written as one zero-area triangle, which
+rasterises to an empty mask and which ReLA's polygon filter keeps.
 """
 
 from __future__ import annotations
