@@ -420,6 +420,7 @@ def export_notes(seg_counts: Mapping[str, int], skipped: Mapping[str, int]) -> l
     if seg_counts.get("size_mismatch_kept_as_rle"):
         notes.append(
             f"{seg_counts['size_mismatch_kept_as_rle']} masks whose size differs from the image "
-            "kept as RLE (polygons are drawn at the image size)"
+            "kept as RLE (polygons are drawn at the image size; polygon-only readers such as "
+            "ReLA's loader skip them)"
         )
     return notes
