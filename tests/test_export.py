@@ -314,3 +314,26 @@ def test_source_without_instances_exports_every_mask(refsegrs_built: Path, tmp_p
         got = g.get_mask_by_ref(ref)
         assert not got["empty"]
         assert np.array_equal(got["mask"], truth[ids[ref["sentences"][0]["sent_id"]]])
+
+
+def test_segmentation_modes_and_fallbacks():
+    from rrsis_bench import masks
+    from rrsis_bench.export.common import ImageInfo, export_notes, segmentation
+
+    img = ImageInfo(0, "1", "train", "1.jpg", width=5, height=4, objects=[])
+    m = np.zeros((4, 5), np.uint8)
+    m[1:3, 2:4] = 1
+    counts: dict[str, int] = {}
+    assert segmentation(masks.encode(m), "polygon", img, counts) == [
+        [2.0, 1.0, 4.0, 1.0, 4.0, 3.0, 2.0, 3.0]
+    ]
+    assert segmentation(masks.encode(m), "rle", img, counts) == [masks.encode(m)]
+    other = masks.encode(np.ones((6, 5), np.uint8))
+    assert segmentation(other, "polygon", img, counts) == [other]
+    assert segmentation(masks.empty(4, 5), "polygon", img, counts) == [[0.0] * 6]
+    assert counts == {"size_mismatch_kept_as_rle": 1, "empty_mask_zero_area_polygon": 1}
+    assert export_notes(counts, {}) == [
+        "1 empty masks written as a zero-area polygon (it rasterises to an empty mask)",
+        "1 masks whose size differs from the image kept as RLE (polygons are drawn at the image "
+        "size; polygon-only readers such as ReLA's loader skip them)",
+    ]
