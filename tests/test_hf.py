@@ -96,3 +96,13 @@ def test_load_errors_name_the_problem(built: Path, tmp_path: Path):
 def test_expressions_helper_filters(built: Path):
     view = expressions(built, "train", target_types=["single"], languages=["en"])
     assert view.sample_ids == ["1", "3-1", "3-2", "4"]
+
+
+def test_load_joins_several_shards_per_split(tmp_path: Path):
+    built = write_built(tmp_path, max_shard_bytes=1)
+    train = load(built, "train")
+    assert len(list((built / "data").glob("train-*.parquet"))) == 3
+    assert train["image_id"] == ["1", "2", "10"]
+    assert [len(r["expressions"]) for r in train] == [4, 2, 2]
+    streamed = [r["image_id"] for r in load(built, "train", streaming=True)]
+    assert streamed == ["1", "2", "10"]
