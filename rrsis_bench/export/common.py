@@ -215,7 +215,7 @@ class ExportPlan:
     def __init__(self, view: ExpressionView):
         self.view = view
         images: dict[int, ImageInfo] = {}
-        referents: dict[tuple[int, str, str], Referent] = {}
+        referents: dict[tuple[Any, ...], Referent] = {}
         for pos in range(len(view)):
             item = view[pos]
             img = view.image_index(pos)
@@ -229,7 +229,7 @@ class ExportPlan:
                     height=item.height,
                     objects=item.objects,
                 )
-            key = (img, item.ref_key, item.rle["counts"])
+            key = (img, item.ref_key, item.rle["counts"], item.target_type, *item.object_ids)
             ref = referents.get(key)
             if ref is None:
                 prov_refs = item.provenance.get("ref_ids") or []
