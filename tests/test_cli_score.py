@@ -1,0 +1,244 @@
+"""`rrsis-bench score`, `compare`, `protocols`: output and one-line errors for every bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from data.scoring.data import GtCase, write_gt_dataset
+from PIL import Image
+from typer.testing import CliRunner
+
+from rrsis_bench import masks
+from rrsis_bench.cli import app
+from rrsis_bench.predictions import write_predictions
+
+runner = CliRunner()
+
+
+def _box(h: int = 10, w: int = 12) -> np.ndarray:
+    m = np.zeros((h, w), np.uint8)
+    m[2:6, 3:9] = 1
+    return m
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    gts = [GtCase(f"s{k}", _box()) for k in range(3)]
+    gts.append(GtCase("n0", np.zeros((10, 12), np.uint8), target_type="none", categories=()))
+    return write_gt_dataset(tmp_path / "ds", gts)
+
+
+def _good(tmp_path: Path) -> Path:
+    items = {f"s{k}": _box() for k in range(3)} | {"n0": np.zeros((10, 12), np.uint8)}
+    return write_predictions(items, tmp_path / "good.jsonl")
+
+
+def _fails(args: list[str], expected: str) -> str:
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1, res.output
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.output
+    assert expected in lines[0], lines[0]
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_score_prints_every_metric_with_aliases(tmp_path: Path, built: Path) -> None:
+    out = tmp_path / "r.json"
+    per = tmp_path / "s.csv"
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            str(_good(tmp_path)),
+            "--dataset",
+            str(built),
+            "--json",
+            str(out),
+            "--per-sample",
+            str(per),
+            "-q",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    text = res.stdout
+    for needle in (
+        "toy-scoring test: 4 samples, default protocol native",
+        "overall IoU = cIoU",
+        "mean IoU = gIoU",
+        "precision@0.5 = P@0.5 = seg_acc_0.5",
+        "no-target accuracy TP/(TP+FN)",
+        "N-acc/T-acc (GRES convention, no-target = positive): TP 1, FN 0, FP 0, TN 3",
+        "resolution: ground-truth mask size",
+        "by target_type",
+        "by size",
+    ):
+        assert needle in text, needle
+    d = json.loads(out.read_text())
+    assert d["metrics"]["oiou"] == 100.0 and d["metrics"]["n_acc"] == 100.0
+    assert (
+        per.read_text()
+        .splitlines()[0]
+        .startswith("sample_id,split,target_type,category,size_bin,i,u")
+    )
+
+
+def test_score_compat_protocol_is_labelled(tmp_path: Path, built: Path) -> None:
+    res = runner.invoke(
+        app,
+        ["score", str(_good(tmp_path)), "-d", str(built), "-p", "remotesam", "--bootstrap", "0"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "compat protocol lavt (as remotesam)" in res.stdout
+    assert "resolution: 896x896, PIL NEAREST (aspect ratio not kept)" in res.stdout
+    assert "note: compat protocol: reproduces yz93/LAVT-RIS test.py" in res.stdout
+
+
+def test_corrupt_png(tmp_path: Path, built: Path) -> None:
+    folder = write_predictions(
+        {f"s{k}": _box() for k in range(3)} | {"n0": np.zeros((10, 12))}, tmp_path / "png", "png"
+    )
+    (folder / "s1.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    _fails(["score", str(folder), "-d", str(built)], "s1: unreadable: cannot decode s1.png")
+
+
+def test_png_of_another_size(tmp_path: Path, built: Path) -> None:
+    folder = write_predictions(
+        {f"s{k}": _box() for k in range(3)} | {"n0": np.zeros((10, 12))}, tmp_path / "png", "png"
+    )
+    Image.fromarray(_box(11, 12) * 255).save(folder / "s2.png")
+    _fails(
+        ["score", str(folder), "-d", str(built)],
+        "s2: wrong size: the prediction is 11x12 (height x width), expected 10x12",
+    )
+
+
+def test_rle_size_differs(tmp_path: Path, built: Path) -> None:
+    items = {f"s{k}": _box() for k in range(3)} | {"n0": np.zeros((12, 10))}
+    pj = write_predictions(items, tmp_path / "p.jsonl")
+    _fails(
+        ["score", str(pj), "-d", str(built)],
+        "n0: wrong size: the prediction is 12x10 (height x width), expected 10x12",
+    )
+
+
+def test_jsonl_and_json_syntax_errors_name_the_line(tmp_path: Path, built: Path) -> None:
+    pj = tmp_path / "p.jsonl"
+    pj.write_text(json.dumps({"sample_id": "s0", "mask": masks.encode(_box())}) + "\n{oops\n")
+    _fails(["score", str(pj), "-d", str(built)], f"{pj}:2: line is not valid JSON")
+    pc = tmp_path / "p.json"
+    pc.write_text('[\n {"sample_id": "s0",\n  "segmentation": ,\n}]')
+    _fails(["score", str(pc), "-d", str(built)], f"{pc}:3: not valid JSON (Expecting value)")
+
+
+def test_unknown_sample_ids(tmp_path: Path, built: Path) -> None:
+    items = {f"s{k}": _box() for k in range(3)} | {"n0": np.zeros((10, 12)), "s99": _box()}
+    pj = write_predictions(items, tmp_path / "p.jsonl")
+    _fails(
+        ["score", str(pj), "-d", str(built)],
+        "(1 unknown sample id) (1 problems: s99: unknown sample id",
+    )
+
+
+def test_unknown_protocol_and_bad_resolution(tmp_path: Path, built: Path) -> None:
+    good = str(_good(tmp_path))
+    _fails(
+        ["score", good, "-d", str(built), "-p", "lavtt"],
+        "Expected protocol to be one of native, lavt",
+    )
+    _fails(
+        ["score", good, "-d", str(built), "--resolution", "480"],
+        "protocol native scores at the ground-truth size",
+    )
+
+
+def test_split_the_dataset_lacks_and_missing_dataset(tmp_path: Path, built: Path) -> None:
+    good = str(_good(tmp_path))
+    _fails(
+        ["score", good, "-d", str(built), "--split", "val"],
+        "the build has no split 'val'; it has test",
+    )
+    _fails(
+        ["score", good, "-d", str(built), "--split", "dev-set"],
+        "Expected split to be one of train, val, test",
+    )
+    _fails(["score", good, "-d", str(tmp_path / "nowhere")], "no such built dataset folder")
+    _fails(
+        ["score", str(tmp_path / "none.jsonl"), "-d", str(built)],
+        "no such predictions file or folder",
+    )
+
+
+def test_more_than_five_problems_are_all_listed(tmp_path: Path) -> None:
+    ds = write_gt_dataset(tmp_path / "ds", [GtCase(f"s{k}", _box()) for k in range(8)])
+    pj = write_predictions({"s0": _box()}, tmp_path / "p.jsonl")
+    res = runner.invoke(app, ["score", str(pj), "-d", str(ds)])
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert lines[0].startswith("error: ") and "(7 missing)" in lines[0] and "and 2 more" in lines[0]
+    assert lines[1] == "all 7 problems:"
+    assert lines[2:] == [f"  s{k}: missing: no prediction for this sample" for k in range(1, 8)]
+    ok = runner.invoke(
+        app, ["score", str(pj), "-d", str(ds), "--allow-missing", "--bootstrap", "0"]
+    )
+    assert ok.exit_code == 0
+    assert "missing predictions scored as wrong: 7" in ok.stdout
+
+
+def test_compare_command(tmp_path: Path, built: Path) -> None:
+    a = write_predictions(
+        {f"s{k}": np.zeros((10, 12)) if k == 0 else _box() for k in range(3)}
+        | {"n0": np.zeros((10, 12))},
+        tmp_path / "a.jsonl",
+    )
+    out = tmp_path / "c.json"
+    res = runner.invoke(
+        app,
+        [
+            "compare",
+            str(a),
+            str(_good(tmp_path)),
+            "-d",
+            str(built),
+            "--json",
+            str(out),
+            "--bootstrap",
+            "100",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "per-sample IoU: 1 improved, 0 worse, 3 unchanged of 4" in res.stdout
+    assert "samples that changed most" in res.stdout
+    d = json.loads(out.read_text())
+    assert d["difference"]["miou"] == 25.0
+    assert d["changed_most"] == [
+        {
+            "sample_id": "s0",
+            "split": "test",
+            "target_type": "single",
+            "iou_a": 0.0,
+            "iou_b": 1.0,
+            "delta": 1.0,
+        }
+    ]
+
+
+def test_protocols_command() -> None:
+    res = runner.invoke(app, ["protocols"])
+    assert res.exit_code == 0
+    for needle in (
+        "lavt (compat; aliases: rmsin, remotesam, rs2sam2)",
+        "gres (compat; aliases: rela)",
+        "segearth-r1 (compat; aliases: lisa)",
+        "rsrefseg (compat; aliases: rsrefseg2)",
+        "Pr@t: IoU > t for t in 0.5, 0.6, 0.7, 0.8, 0.9, over all samples",
+        "OpenCV INTER_NEAREST",
+    ):
+        assert needle in res.stdout, needle
+    js = runner.invoke(app, ["protocols", "--json"])
+    names = [p["name"] for p in json.loads(js.stdout)]
+    assert names == ["native", "lavt", "lgce", "caris", "gres", "segearth-r1", "rsrefseg"]
