@@ -277,54 +277,38 @@ def plot_score_report(report: Mapping[str, Any]) -> Any:
 
 
 def read_prediction(path: str | Any, sample_id: str, shape: tuple[int, int]) -> np.ndarray:
-    """One sample's predicted mask from a prediction file, for display.
+    """One sample's predicted mask from any prediction form ``rrsis-bench score`` reads.
 
-    Accepts a PNG file (nonzero is foreground), a folder of ``<sample_id>.png``, a
-    ``predictions.jsonl`` (``{"sample_id", "mask": RLE, "no_target"}`` per line) or a
-    COCO-results-style JSON list (entries of the sample united). An explicit ``no_target: true``
-    gives an empty mask of ``shape``.
+    Accepts a single PNG file, a folder of ``<sample_id>.png``, a ``predictions.jsonl`` or a
+    COCO-results-style JSON list (read with :mod:`rrsis_bench.predictions`, so the same rules
+    apply: binary PNGs only, COCO entries of the sample united). An explicit
+    ``no_target: true`` gives an empty mask of ``shape``.
 
     Raises:
-        PredictionError: If the file has no prediction for ``sample_id`` or cannot be read.
+        PredictionError: If there is no prediction for ``sample_id`` or it cannot be read.
     """
-    import json
     from pathlib import Path
 
-    from PIL import Image
-
     from rrsis_bench.errors import PredictionError
+    from rrsis_bench.predictions import MaskReadError, open_predictions, read_png_mask
 
     p = Path(path)
-    if p.is_dir():
-        p = p / f"{sample_id}.png"
-    if not p.is_file():
-        raise PredictionError(f"{p}: no prediction file for sample {sample_id!r}")
-    if p.suffix.lower() == ".png":
-        with Image.open(p) as im:
-            return (np.asarray(im.convert("L")) != 0).astype(np.uint8)
-    if p.suffix.lower() == ".jsonl":
-        with open(p, encoding="utf-8") as f:
-            for line_no, line in enumerate(f, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise PredictionError(f"{p}:{line_no}: not JSON ({exc.msg})") from exc
-                if entry.get("sample_id") == sample_id:
-                    if entry.get("no_target") is True or entry.get("mask") is None:
-                        return np.zeros(shape, dtype=np.uint8)
-                    return masks.decode(entry["mask"])
-        raise PredictionError(f"{p}: no line with sample_id {sample_id!r}")
     try:
-        entries = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PredictionError(f"{p}: not a JSON list of predictions ({exc})") from exc
-    if not isinstance(entries, list):
-        raise PredictionError(f"{p}: expected a JSON list of COCO-results-style predictions")
-    mine = [e for e in entries if isinstance(e, Mapping) and e.get("sample_id") == sample_id]
-    if not mine:
-        raise PredictionError(f"{p}: no entry with sample_id {sample_id!r}")
-    if any(e.get("no_target") is True for e in mine):
-        return np.zeros(shape, dtype=np.uint8)
-    return masks.decode(masks.union([e["segmentation"] for e in mine]))
+        if p.is_file() and p.suffix.lower() == ".png":
+            return read_png_mask(p).astype(np.uint8)
+        if not p.exists():
+            raise PredictionError(f"{p}: no such prediction file or folder")
+        with open_predictions(p) as preds:
+            try:
+                pred = preds.get(sample_id)
+            except KeyError:
+                raise PredictionError(f"{p}: no prediction for sample {sample_id!r}") from None
+            if pred.no_target is True:
+                return np.zeros(shape, dtype=np.uint8)
+            if pred.path is not None:
+                return read_png_mask(pred.path).astype(np.uint8)
+            if pred.rle is None:
+                return np.zeros(shape, dtype=np.uint8)
+            return masks.decode(pred.rle)
+    except MaskReadError as exc:
+        raise PredictionError(f"{p}: sample {sample_id!r}: {exc}") from None

@@ -122,7 +122,10 @@ def test_read_prediction_formats(tmp_path: Path):
     ]
     (tmp_path / "r.json").write_text(json.dumps(coco))
     assert np.array_equal(read_prediction(tmp_path / "r.json", "s1", (4, 5)), m)
-    with pytest.raises(PredictionError, match="no line with sample_id 's9'"):
+    with pytest.raises(PredictionError, match="p.jsonl: no prediction for sample 's9'"):
         read_prediction(tmp_path / "p.jsonl", "s9", (4, 5))
-    with pytest.raises(PredictionError, match="no prediction file for sample 's9'"):
+    with pytest.raises(PredictionError, match="no prediction for sample 's9'"):
         read_prediction(tmp_path, "s9", (4, 5))
+    Image.fromarray(np.stack([m * 255] * 3, axis=-1)).save(tmp_path / "rgb.png")
+    with pytest.raises(PredictionError, match="sample 'rgb': mode RGB is not a binary mask"):
+        read_prediction(tmp_path / "rgb.png", "rgb", (4, 5))
