@@ -129,3 +129,25 @@ def test_read_prediction_formats(tmp_path: Path):
     Image.fromarray(np.stack([m * 255] * 3, axis=-1)).save(tmp_path / "rgb.png")
     with pytest.raises(PredictionError, match="sample 'rgb': mode RGB is not a binary mask"):
         read_prediction(tmp_path / "rgb.png", "rgb", (4, 5))
+
+
+def test_report_of_the_real_scorer_plots(tmp_path: Path):
+    from rrsis_bench.export import export
+    from rrsis_bench.scoring import score
+
+    built = write_built(tmp_path)
+    export(built, "coco", tmp_path / "coco")
+    report = score(
+        tmp_path / "coco/annotations/results_example_train.json", built, "train", n_boot=10
+    ).to_json()
+    assert report["metrics"]["oiou"] == 100.0 and report["metrics"]["n_acc"] == 100.0
+    fig = plot_score_report(report)
+    assert [ax.get_title() for ax in fig.axes] == [
+        "precision at IoU thresholds",
+        "by category",
+        "by object size",
+        "by target type",
+    ]
+    labels = [t.get_text() for t in fig.axes[1].get_xticklabels()]
+    assert labels == ["(none)", "airport", "ship", "vehicle"]
+    fig.savefig(tmp_path / "report.png")
