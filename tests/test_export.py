@@ -202,8 +202,8 @@ def test_coco_export_loads_with_pycocotools(built: Path, tmp_path: Path, expecte
     assert np.array_equal(coco_mask.decode(multi["segmentation"]), expected["2"])
     results = json.loads((out / "annotations/results_example_train.json").read_text())
     assert [r["sample_id"] for r in results] == list(by_sample)
-    assert [r["sample_id"] for r in results if r.get("no_target")] == ["5", "6"]
-    targeted = [r for r in results if not r.get("no_target")]
+    assert [r["sample_id"] for r in results if r["no_target"]] == ["5", "6"]
+    targeted = [r for r in results if not r["no_target"]]
     res = coco.loadRes(targeted)
     assert len(res.getAnnIds()) == 6
     assert (out / "images/train/2.png").is_file()

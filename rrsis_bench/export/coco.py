@@ -11,8 +11,8 @@ Layout written under the export folder::
     annotations/results_example_<split>.json
                                          a COCO-results-style list keyed by ``sample_id`` holding
                                          the ground truth itself ({sample_id, image_id,
-                                         category_id, segmentation, score: 1.0}; no-target
-                                         expressions have an empty mask and ``no_target: true``):
+                                         category_id, segmentation, score: 1.0, no_target};
+                                         no-target expressions have an empty mask):
                                          the format ``rrsis-bench score`` reads, and what
                                          ``pycocotools.COCO.loadRes`` accepts
     images/<split>/<file>                the image files, bytes unchanged
@@ -94,9 +94,8 @@ def write_coco(plan: ExportPlan, root: Path) -> ExportResult:
                     "segmentation": _rle(ref.rle),
                     "score": 1.0,
                 }
-                if ref.target_type == "none":
-                    entry["no_target"] = True
-                else:
+                entry["no_target"] = ref.target_type == "none"
+                if ref.target_type != "none":
                     entry["category_id"] = plan.category_id(category)
                 results.append(entry)
                 result.sent_id_to_sample_id[plan.sent_ids[sid]] = sid
