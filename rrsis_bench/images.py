@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,50 @@ def scan_file(path: Path, deep: bool = False) -> ImageScan:
     """Read ``path`` once and scan it (see :func:`scan_bytes`)."""
     data = Path(path).read_bytes()
     return scan_bytes(data, deep=deep)
+
+
+PROBE_HEAD_BYTES = 1 << 14
+PROBE_TAIL_BYTES = 64
+
+
+def probe_file(path: Path | str, head: int = PROBE_HEAD_BYTES) -> ImageScan:
+    """Size and structural check from a file's head and tail only; ``sha256`` is ``""``.
+
+    For JPEG (size from the SOF segment in the first ``head`` bytes, end-of-image marker in the
+    last bytes) and PNG (``IHDR``, ``IEND``) this reads a few kilobytes instead of the whole
+    file; the file's hash is left to whoever reads its bytes later (the shard writer). Other
+    formats, small files, a JPEG whose SOF lies beyond ``head`` and any file with a problem
+    fall back to :func:`scan_file` (whole file read and hashed).
+
+    Example:
+        >>> import tempfile
+        >>> from PIL import Image
+        >>> p = Path(tempfile.mkdtemp()) / "a.png"; Image.new("RGB", (7, 5)).save(p)
+        >>> (lambda s: (s.format, s.width, s.height, s.problem, s.sha256))(probe_file(p, head=16))
+        ('png', 7, 5, None, '')
+    """
+    size = os.stat(path).st_size
+    if size <= head + PROBE_TAIL_BYTES:
+        return scan_file(Path(path))
+    with open(path, "rb") as f:
+        first = f.read(head)
+        f.seek(size - PROBE_TAIL_BYTES)
+        last = f.read()
+    try:
+        if first[:3] == b"\xff\xd8\xff":
+            width, height, _ = _scan_jpeg(first + b"\xff\xd9")
+            tail = last.rstrip(b"\x00\r\n ")
+            if not tail or not tail.endswith(b"\xff\xd9"):
+                return scan_file(Path(path))
+            return ImageScan("", size, "jpeg", width, height, None)
+        if first[:8] == b"\x89PNG\r\n\x1a\n":
+            width, height, _ = _scan_png(first[:24] + last[-12:])
+            if last[-12:] != b"\x00\x00\x00\x00IEND\xaeB`\x82":
+                return scan_file(Path(path))
+            return ImageScan("", size, "png", width, height, None)
+    except (struct.error, IndexError, ValueError):
+        pass
+    return scan_file(Path(path))
 
 
 def scan_bytes(data: bytes, deep: bool = False) -> ImageScan:

@@ -17,11 +17,11 @@ import hashlib
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,6 +35,7 @@ from rrsis_bench.errors import (
     FormatVersionError,
     OutputExistsError,
 )
+from rrsis_bench.images import sha256_file
 from rrsis_bench.progress import track
 from rrsis_bench.schema import (
     FEATURES,
@@ -69,45 +70,12 @@ def default_out(dataset: str) -> Path:
 # writing
 
 
-class _HashingFile:
-    """A write-only binary file that hashes what goes through it (so shards are read once)."""
-
-    def __init__(self, path: Path):
-        self._f = open(path, "wb")
-        self._h = hashlib.sha256()
-        self._n = 0
-        self.closed = False
-
-    def write(self, data: Any) -> int:
-        b = memoryview(data).cast("B")
-        self._h.update(b)
-        self._n += len(b)
-        return self._f.write(b)
-
-    def tell(self) -> int:
-        return self._n
-
-    def flush(self) -> None:
-        self._f.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return False
-
-    def readable(self) -> bool:
-        return False
-
-    def close(self) -> None:
-        if not self.closed:
-            self._f.flush()
-            os.fsync(self._f.fileno())
-            self._f.close()
-            self.closed = True
-
-    def hexdigest(self) -> str:
-        return self._h.hexdigest()
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _row_bytes(rec: ImageRecord) -> int:
@@ -179,11 +147,25 @@ def _encode_row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def write_shard(path: Path, records: Sequence[ImageRecord]) -> tuple[str, int]:
-    """Write one parquet shard carrying the HF ``Features`` metadata; return (sha256, bytes)."""
+class ShardWritten(NamedTuple):
+    """What writing one shard produced: its hash and size, and the hash of every image in it."""
+
+    sha256: str
+    num_bytes: int
+    image_sha256: dict[str, str]
+
+
+def write_shard(path: Path, records: Sequence[ImageRecord]) -> ShardWritten:
+    """Write one parquet shard carrying the HF ``Features`` metadata.
+
+    Each image's bytes are read once, here: they are hashed (keyed by ``file_name``, for the
+    manifest) as they are copied into the shard.
+    """
     schema = FEATURES.arrow_schema
-    sink = _HashingFile(path)
-    try:
+    images: dict[str, str] = {}
+    # a native file: pyarrow writes pages straight to it (a Python file object in between costs
+    # a copy and a call per page); the shard is hashed afterwards from the page cache
+    with pa.OSFile(str(path), "wb") as sink:
         writer = pq.ParquetWriter(
             sink,
             schema,
@@ -194,14 +176,18 @@ def write_shard(path: Path, records: Sequence[ImageRecord]) -> tuple[str, int]:
         )
         try:
             for group in _row_groups(records):
-                rows = [_encode_row(r.to_row(_read_image_bytes(r))) for r in group]
+                rows = []
+                for r in group:
+                    data = _read_image_bytes(r)
+                    images[r.file_name] = hashlib.sha256(data).hexdigest()
+                    rows.append(_encode_row(r.to_row(data)))
+                    del data
                 writer.write_table(pa.Table.from_pylist(rows, schema=schema))
                 del rows
         finally:
             writer.close()
-    finally:
-        sink.close()
-    return sink.hexdigest(), sink.tell()
+    _fsync(path)
+    return ShardWritten(sha256_file(path), path.stat().st_size, images)
 
 
 def _leaf_columns(schema: pa.Schema) -> list[str]:
@@ -226,7 +212,7 @@ def _leaf_columns(schema: pa.Schema) -> list[str]:
 _NON_IMAGE_COLUMNS = [c for c in _leaf_columns(FEATURES.arrow_schema) if c != "image.bytes"]
 
 
-def _write_shard_job(args: tuple[Path, list[ImageRecord]]) -> tuple[str, int]:
+def _write_shard_job(args: tuple[Path, list[ImageRecord]]) -> ShardWritten:
     return write_shard(*args)
 
 
@@ -288,7 +274,7 @@ def write_dataset(
             for i, shard in enumerate(shards):
                 rel = f"data/{split}-{i:05d}-of-{len(shards):05d}.parquet"
                 jobs.append((rel, tmp / rel, shard))
-        results: dict[str, tuple[str, int]] = {}
+        results: dict[str, ShardWritten] = {}
         if num_proc > 1 and len(jobs) > 1:
             with ProcessPoolExecutor(max_workers=min(num_proc, len(jobs))) as pool:
                 futures = pool.map(_write_shard_job, [(p, s) for _, p, s in jobs])
@@ -326,7 +312,7 @@ def write_dataset(
             "builder": {"name": inputs.builder, "version": inputs.builder_version},
             "options": inputs.options,
             "library_versions": _library_versions(),
-            "raw_files": dict(sorted(inputs.raw_files.items())),
+            "raw_files": _raw_files(inputs.raw_files, results.values()),
             "shards": {rel: results[rel][0] for rel, _, _ in jobs},
             "splits": split_info,
             "counts": {
@@ -351,6 +337,24 @@ def write_dataset(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _raw_files(known: dict[str, str], shards: Iterable[ShardWritten]) -> dict[str, str]:
+    """The builder's raw-file hashes plus those of the images the shard writer read.
+
+    Raises:
+        BuildError: An image hashed by the builder has other bytes now (it changed mid-build).
+    """
+    out = dict(known)
+    for shard in shards:
+        for name, digest in getattr(shard, "image_sha256", {}).items():
+            previous = out.setdefault(name, digest)
+            if previous != digest:
+                raise BuildError(
+                    f"{name}: the image changed while the build ran (its sha256 differs from "
+                    "the first read); build again once the raw folder is stable"
+                )
+    return dict(sorted(out.items()))
 
 
 def _swap_in(tmp: Path, out: Path) -> None:

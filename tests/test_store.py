@@ -49,7 +49,10 @@ def test_layout_manifest_and_counts(tmp_path: Path) -> None:
     assert m["counts"] == {"images": 8, "expressions": 8, "objects": 8}
     assert m["splits"]["train"]["images"] == 4
     assert m["splits"]["val"]["target_types"] == {"single": 2, "multi": 0, "none": 0}
-    assert m["raw_files"] == {"refs(unc).p": "0" * 64}
+    # the builder's hashes plus the hash of every image the shard writer read
+    assert m["raw_files"] == {"refs(unc).p": "0" * 64} | {
+        r.file_name: hashlib.sha256(Path(r.source).read_bytes()).hexdigest() for r in recs
+    }
     shard = "data/val-00000-of-00001.parquet"
     assert m["shards"][shard] == hashlib.sha256((out / shard).read_bytes()).hexdigest()
     assert (

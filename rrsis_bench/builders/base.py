@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rrsis_bench.card import CardInfo
-from rrsis_bench.images import ImageScan, scan_bytes, sha256_file
+from rrsis_bench.images import ImageScan, probe_file, scan_bytes, sha256_file
 from rrsis_bench.progress import track
 from rrsis_bench.schema import ImageRecord
 from rrsis_bench.validate import Report
 
 
-def _scan_one(args: tuple[str, bool]) -> ImageScan | str:
-    path, deep = args
+def _scan_one(args: tuple[str, bool, bool]) -> ImageScan | str:
+    path, deep, hash_files = args
     try:
+        if not hash_files and not deep:
+            return probe_file(path)
         data = Path(path).read_bytes()
     except FileNotFoundError:
         return "missing"
@@ -68,17 +70,22 @@ class BuildContext:
         return digest
 
     def scan_images(
-        self, paths: Sequence[Path], what: str = "scanning images"
+        self, paths: Sequence[Path], what: str = "scanning images", *, hash_files: bool = True
     ) -> dict[Path, ImageScan | str]:
         """Read, hash and structurally check image files, in ``num_proc`` processes.
 
         Returns, per path, an :class:`ImageScan` or a string (``"missing"`` or
         ``"unreadable: ..."``). Hashes of the files read are recorded in ``raw_files``.
+
+        With ``hash_files=False`` (and not ``deep``) JPEG and PNG files are only probed
+        (:func:`rrsis_bench.images.probe_file`: header and end marker, no hash); the shard
+        writer hashes their bytes when it copies them, so each image is read once.
         """
-        unique = list(dict.fromkeys(Path(p) for p in paths))
-        args = [(str(p), self.deep) for p in unique]
+        unique = list(dict.fromkeys(p if isinstance(p, Path) else Path(p) for p in paths))
+        args = [(str(p), self.deep, hash_files) for p in unique]
         results: list[ImageScan | str]
-        if self.num_proc > 1 and len(args) > 32:
+        heavy = hash_files or self.deep  # a probe is a few small reads: processes do not pay
+        if self.num_proc > 1 and len(args) > 32 and heavy:
             chunk = max(1, min(64, len(args) // (self.num_proc * 8) or 1))
             with ProcessPoolExecutor(max_workers=self.num_proc) as pool:
                 results = list(
@@ -91,7 +98,7 @@ class BuildContext:
         out: dict[Path, ImageScan | str] = {}
         for p, res in zip(unique, results, strict=True):
             out[p] = res
-            if isinstance(res, ImageScan):
+            if isinstance(res, ImageScan) and res.sha256:
                 self.raw_files[self.rel(p)] = res.sha256
         return out
 

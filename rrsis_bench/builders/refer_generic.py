@@ -1,0 +1,229 @@
+r"""REFER-format datasets other than RRSIS-D: RRSIS-HR, RemoteSAM-270K and a generic ``refer``.
+
+* ``rrsis-hr`` (CADFormer, JSTARS 2025): the RRSIS-D layout under the name ``rrsishr``
+  (``rrsishr/refs(unc).p``, ``rrsishr/instances.json``, ``images/rrsishr/JPEGImages``), built
+  from RSVG-HR. Counts are not published in a form checked here.
+* ``remotesam-270k`` (RemoteSAM, ACM MM 2025): flat, ``RemoteSAM-270K/{JPEGImages, refs(unc).p,
+  instances.json}``; the maintainers state it has RRSIS-D's format. Known defects: many more
+  files in ``JPEGImages`` than images in ``instances.json`` (reported as ``file-orphan``),
+  all-zero masks (``empty_mask``).
+* ``refer``: any unregistered REFER-style release, configured with options::
+
+      rrsis-bench build refer --raw DIR -o name=rislad -o split_by=unc \
+          -o image_dir=images/rislad/JPEGImages -o group=true -o dataset_name=ris-lad
+
+  ``name`` and ``split_by`` are detected when exactly one ``<name>/refs(<split_by>).p`` (or a
+  flat ``refs(<split_by>).p``) is found.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rrsis_bench.builders.refer import ReferBuilder
+from rrsis_bench.builders.refer_layout import ReferFiles
+from rrsis_bench.card import CardInfo
+from rrsis_bench.errors import DatasetNotFoundError
+from rrsis_bench.registry import DatasetSpec, register
+
+_REFS = re.compile(r"^refs\((?P<split_by>[^()]+)\)\.p$")
+
+
+class RRSISHRBuilder(ReferBuilder):
+    """RRSIS-HR: the RRSIS-D layout under ``rrsishr``."""
+
+    name: ClassVar[str] = "rrsis-hr"
+    files: ClassVar[ReferFiles] = ReferFiles(name="rrsishr")
+
+
+class RemoteSAM270KBuilder(ReferBuilder):
+    """RemoteSAM-270K: flat ``JPEGImages/`` beside ``refs(unc).p`` and ``instances.json``."""
+
+    name: ClassVar[str] = "remotesam-270k"
+    files: ClassVar[ReferFiles] = ReferFiles(name="", image_dirs=("JPEGImages", "images"))
+
+
+class GenericReferBuilder(ReferBuilder):
+    """Any REFER-style release; see the module docstring for the options.
+
+    Options (besides those of :class:`ReferBuilder`):
+        name: The annotation folder (``<root>/<name>/refs(<split_by>).p``); ``""`` for a flat
+            release. Detected when omitted.
+        split_by: The ``splitBy`` in the refs file name. Detected when omitted.
+    """
+
+    name: ClassVar[str] = "refer"
+    option_names: ClassVar[tuple[str, ...]] = (*ReferBuilder.option_names, "name", "split_by")
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        self.folder: str | None = options.get("name")
+        self.split_by: str | None = options.get("split_by")
+
+    def refer_files(self) -> ReferFiles:
+        """The names given, or detected by :meth:`locate`."""
+        return ReferFiles(name=self.folder or "", split_by=self.split_by or "unc")
+
+    def locate(self, raw: Path) -> Path:
+        """Detect ``name`` and ``split_by`` when not given, then find the root."""
+        if self.folder is None or self.split_by is None:
+            self._detect(raw.expanduser())
+        return super().locate(raw)
+
+    def _detect(self, raw: Path) -> None:
+        found: list[tuple[str, str]] = []
+        if raw.is_dir():
+            candidates = [
+                *raw.glob("refs(*).p"),
+                *raw.glob("*/refs(*).p"),
+                *raw.glob("*/*/refs(*).p"),
+            ]
+            for p in sorted(candidates):
+                m = _REFS.match(p.name)
+                if m is None:
+                    continue
+                folder = p.parent.name if p.parent != raw else ""
+                if self.folder is not None and folder != self.folder:
+                    continue
+                if self.split_by is not None and m["split_by"] != self.split_by:
+                    continue
+                found.append((folder, m["split_by"]))
+        found = sorted(set(found))
+        if len(found) != 1:
+            what = (
+                "several: " + ", ".join(f"{f or '.'}/refs({s}).p" for f, s in found)
+                if found
+                else "none"
+            )
+            raise DatasetNotFoundError(
+                f"{raw}: cannot tell which REFER release to read (refs(<split_by>).p files found: "
+                f"{what}); pass -o name=<annotation folder> -o split_by=<splitBy>"
+            )
+        folder, split_by = found[0]
+        if self.folder is None:
+            self.folder = folder
+        if self.split_by is None:
+            self.split_by = split_by
+
+    def manifest_options(self) -> dict[str, Any]:
+        """Options as applied, with the detected ``name`` and ``split_by``."""
+        opts = super().manifest_options()
+        opts["name"] = self.folder or ""
+        opts["split_by"] = self.split_by or "unc"
+        return opts
+
+    def card_info(self) -> CardInfo:
+        """The generic card, titled after ``dataset_name`` when given."""
+        info = super().card_info()
+        title = str(self.options.get("dataset_name") or info.title)
+        return CardInfo(
+            name=self.dataset_name(),
+            title=title,
+            licence=info.licence,
+            citation=info.citation,
+            homepage=info.homepage,
+            description=info.description,
+            protocol=info.protocol,
+        )
+
+
+CADFORMER_CITATION = """@article{liu2025cadformer,
+  title   = {CADFormer: Fine-Grained Cross-Modal Alignment and Decoding Transformer for Referring
+             Remote Sensing Image Segmentation},
+  author  = {Liu, Maofu and Jiang, Xin and Zhang, Xiaokang},
+  journal = {IEEE Journal of Selected Topics in Applied Earth Observations and Remote Sensing},
+  volume  = {18},
+  pages   = {14557--14569},
+  year    = {2025},
+  doi     = {10.1109/JSTARS.2025.3576595}
+}"""
+
+REMOTESAM_CITATION = """@inproceedings{yao2025remotesam,
+  title     = {RemoteSAM: Towards Segment Anything for Earth Observation},
+  author    = {Yao, Liang and Liu, Fan and Chen, Delong and Zhang, Chuanyi and Wang, Yijun and
+               Chen, Ziyun and Xu, Wei and Di, Shimin and Zheng, Yuhui},
+  booktitle = {Proceedings of the ACM International Conference on Multimedia},
+  year      = {2025},
+  note      = {arXiv:2505.18022}
+}"""
+
+_REFER_PROTOCOL = (
+    "As for RRSIS-D (RMSIN protocol): 480×480 resizing with a nearest-neighbour mask, mIoU, "
+    "oIoU and Precision@0.5–0.9 per sentence."
+)
+
+RRSIS_HR = register(
+    DatasetSpec(
+        name="rrsis-hr",
+        title="RRSIS-HR",
+        builder=RRSISHRBuilder,
+        licence="unknown",
+        redistributable=False,
+        citation=CADFORMER_CITATION,
+        homepage="https://github.com/zxk688/CADFormer",
+        download=(
+            "Baidu Netdisk (code wust) or OneDrive, both linked from the CADFormer README; "
+            "lay the files out as rrsishr/ + images/rrsishr/JPEGImages/."
+        ),
+        layout="rrsishr/refs(unc).p\nrrsishr/instances.json\nimages/rrsishr/JPEGImages/",
+        published_counts={},
+        published_unit="expressions",
+        description=(
+            "RRSIS-HR, released with CADFormer, is built from the RSVG-HR visual-grounding "
+            "dataset and distributed in RRSIS-D's REFER layout."
+        ),
+        protocol=_REFER_PROTOCOL,
+        aliases=("rrsishr",),
+    )
+)
+
+REMOTESAM_270K = register(
+    DatasetSpec(
+        name="remotesam-270k",
+        title="RemoteSAM-270K",
+        builder=RemoteSAM270KBuilder,
+        licence="unknown",
+        redistributable=False,
+        citation=REMOTESAM_CITATION,
+        homepage="https://github.com/1e12Leon/RemoteSAM",
+        download=(
+            "ModelScope dataset e12Leon/RemoteSAM_270K (linked from the RemoteSAM repository); "
+            "pass the RemoteSAM-270K folder (JPEGImages/, refs(unc).p, instances.json) as --raw."
+        ),
+        layout="RemoteSAM-270K/refs(unc).p\nRemoteSAM-270K/instances.json\nRemoteSAM-270K/JPEGImages/",
+        published_counts={},
+        published_unit="expressions",
+        description=(
+            "RemoteSAM-270K: about 270k image–expression–mask triplets produced by RemoteSAM's "
+            "automatic data engine, in RRSIS-D's format. The maintainers report images on disk "
+            "that instances.json does not list and all-zero masks; both are reported."
+        ),
+        protocol=_REFER_PROTOCOL,
+        aliases=("remotesam270k", "remotesam"),
+    )
+)
+
+GENERIC_REFER = register(
+    DatasetSpec(
+        name="refer",
+        title="REFER-format dataset",
+        builder=GenericReferBuilder,
+        licence="unknown",
+        redistributable=False,
+        citation="",
+        homepage="https://github.com/lichengunc/refer",
+        download=(
+            "Any release in the REFER layout; options: -o name=<folder> -o split_by=<splitBy> "
+            "-o image_dir=<folder> -o group=true|false -o bbox_format=auto|xywh|xyxy "
+            "-o dataset_name=<name>."
+        ),
+        layout="<name>/refs(<splitBy>).p\n<name>/instances.json\nimages/<name>/JPEGImages/",
+        published_counts={},
+        published_unit="expressions",
+        description="A referring-segmentation dataset read from the REFER layout.",
+        protocol="Not fixed: state the protocol of the dataset's paper.",
+        aliases=("refer-generic",),
+    )
+)
