@@ -95,7 +95,7 @@ def test_load_errors_name_the_problem(built: Path, tmp_path: Path):
 
 def test_expressions_helper_filters(built: Path):
     view = expressions(built, "train", target_types=["single"], languages=["en"])
-    assert view.sample_ids == ["1", "3-1", "3-2", "4"]
+    assert view.sample_ids == ["1", "3-0", "3-1", "4"]
 
 
 def test_load_joins_several_shards_per_split(tmp_path: Path):

@@ -52,7 +52,7 @@ def test_plot_sample_with_and_without_prediction(view: ExpressionView, tmp_path:
     assert "target: multi" in fig._suptitle.get_text()
     assert len(fig.axes[0].collections) == 2  # one outline per referred object
     fig.savefig(tmp_path / "one.png")
-    pred = view.by_sample_id("3-1").rle
+    pred = view.by_sample_id("3-0").rle
     fig2 = plot_sample(item, pred)
     assert len(fig2.axes) == 2
     inter = int((item.mask & masks.decode(pred)).sum())

@@ -9,12 +9,15 @@ images, and image files in a sub-folder.
 Layout of the fixture (image size 48 x 64, height x width):
 
     split  image  objects               expressions (sample_id: target type, objects)
-    train  1      o1 o2 vehicle, o3 ship  1: single o3; 2: multi o1+o2; 3-1, 3-2: single o1
+    train  1      o1 o2 vehicle, o3 ship  1: single o3; 2: multi o1+o2; 3-0, 3-1: single o1
     train  2      o4 airport            4: single o4; 5: none
     train  10     o5 ship               6: none; 7: single o5 (Chinese)
     val    3      o6 o7 vehicle         8: multi o6+o7; 9: single o6
     test   4      o8 airport            10: single o8; 11: none
     test   5      o9 ship (empty mask)  12: single o9 (flagged empty_mask)
+
+Sentence ``k`` of a ref with several sentences is ``<ref_id>-<k>`` counted from 0, as the REFER
+builders name them, so a REFER export built again keeps every sample id.
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ LAYOUT: list[tuple[str, str, str, list[tuple[str, str]], list[tuple[str, str, st
         [
             ("1", "1", "the ship on the left", ["o3"]),
             ("2", "2", "all vehicles", ["o1", "o2"]),
-            ("3-1", "3", "the upper vehicle", ["o1"]),
-            ("3-2", "3", "vehicle near the top", ["o1"]),
+            ("3-0", "3", "the upper vehicle", ["o1"]),
+            ("3-1", "3", "vehicle near the top", ["o1"]),
         ],
     ),
     (
@@ -119,8 +122,11 @@ def image_bytes(rng: np.random.Generator, ext: str) -> bytes:
     return buf.getvalue()
 
 
-def make_records(root: Path, seed: int = 0) -> list[ImageRecord]:
-    """Write the image files under ``root/JPEGImages`` and return the records."""
+def make_records(root: Path, seed: int = 0, single_only: bool = False) -> list[ImageRecord]:
+    """Write the image files under ``root/JPEGImages`` and return the records.
+
+    ``single_only`` keeps single-target expressions only (the RRSIS-D shape).
+    """
     rng = np.random.default_rng(seed)
     (root / "JPEGImages").mkdir(parents=True, exist_ok=True)
     records: list[ImageRecord] = []
@@ -154,6 +160,8 @@ def make_records(root: Path, seed: int = 0) -> list[ImageRecord]:
         cats = dict(objects)
         expression_records: list[ExpressionRecord] = []
         for sample_id, ref_key, text, object_ids in expressions:
+            if single_only and len(object_ids) != 1:
+                continue
             union = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
             for oid in object_ids:
                 union |= object_masks[oid]
@@ -209,11 +217,15 @@ def card(name: str = "tiny") -> CardInfo:
 
 
 def write_built(
-    tmp_path: Path, name: str = "tiny", seed: int = 0, max_shard_bytes: int | None = None
+    tmp_path: Path,
+    name: str = "tiny",
+    seed: int = 0,
+    max_shard_bytes: int | None = None,
+    single_only: bool = False,
 ) -> Path:
     """Write the raw images and a built dataset; return the build folder ``tmp_path/built/<name>``."""
     raw = tmp_path / "raw" / name
-    records = make_records(raw, seed)
+    records = make_records(raw, seed, single_only)
     inputs = BuildInputs(
         dataset=name,
         builder="test",
