@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from data.interop.data import expected_masks, write_built
+
+torch = pytest.importorskip("torch")
+
+from torch.utils.data import DataLoader, DistributedSampler  # noqa: E402
+
+from rrsis_bench.expressions import ExpressionView  # noqa: E402
+from rrsis_bench.torch_data import RRSISDataset, collate  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_built(tmp_path_factory.mktemp("torch"))
+
+
+def test_sample_dict(built: Path, tmp_path: Path):
+    ds = RRSISDataset(built, "train")
+    assert len(ds) == 8
+    s = ds[1]
+    assert set(s) == {"image", "mask", "text", "target_type", "sample_id", "image_id", "categories"}
+    assert s["image"].dtype == torch.uint8 and tuple(s["image"].shape) == (3, 48, 64)
+    assert s["mask"].dtype == torch.uint8 and tuple(s["mask"].shape) == (48, 64)
+    assert (s["sample_id"], s["text"], s["target_type"]) == ("2", "all vehicles", "multi")
+    assert np.array_equal(s["mask"].numpy(), expected_masks(tmp_path)["2"])
+    png = ds[ds.sample_ids.index("4")]  # image 2 is a PNG
+    assert tuple(png["image"].shape) == (3, 48, 64)
+
+
+def test_transform_hook_gets_and_returns_the_dict(built: Path):
+    def transform(sample):
+        return {
+            "image": sample["image"].float() / 255,
+            "mask": sample["mask"][::2, ::2],
+            "text": sample["text"].upper(),
+            "sample_id": sample["sample_id"],
+        }
+
+    ds = RRSISDataset(built, "val", transform=transform)
+    s = ds[0]
+    assert s["text"] == "BOTH CARS"
+    assert s["image"].dtype == torch.float32 and float(s["image"].max()) <= 1.0
+    assert tuple(s["mask"].shape) == (24, 32)
+
+
+def test_two_workers_give_every_expression_once(built: Path):
+    ds = RRSISDataset(built)
+    single = [ds[i] for i in range(len(ds))]
+    loader = DataLoader(ds, batch_size=3, num_workers=2, collate_fn=collate)
+    batches = list(loader)
+    ids = [sid for b in batches for sid in b["sample_id"]]
+    assert ids == ds.sample_ids
+    assert tuple(batches[0]["image"].shape) == (3, 3, 48, 64)
+    assert batches[0]["image"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(batches[0]["image"], torch.stack([single[i]["image"] for i in range(3)]))
+    assert tuple(batches[0]["mask"].shape) == (3, 48, 64)
+    masks = torch.cat([b["mask"] for b in batches])
+    assert torch.equal(masks, torch.stack([s["mask"] for s in single]))
+    assert batches[0]["target_type"] == ["single", "multi", "single"]
+
+
+def test_distributed_sampler_and_shard_partition(built: Path):
+    ds = RRSISDataset(built, target_types=["single", "multi"])
+    assert len(ds) == 10
+    seen = []
+    for rank in range(2):
+        sampler = DistributedSampler(ds, num_replicas=2, rank=rank, shuffle=True, seed=7)
+        seen.append([ds[i]["sample_id"] for i in sampler])
+    assert len(seen[0]) == len(seen[1]) == 5
+    assert sorted(seen[0] + seen[1]) == sorted(ds.sample_ids)
+    again = [ds[i]["sample_id"] for i in DistributedSampler(ds, 2, 0, shuffle=True, seed=7)]
+    assert again == seen[0]
+    parts = [ds.shard(4, i).sample_ids for i in range(4)]
+    assert [x for p in parts for x in p] == ds.sample_ids
+
+
+def test_wraps_a_view_and_collates_uneven_sizes(built: Path):
+    view = ExpressionView(built, "test")
+    ds = RRSISDataset(view, target_types=["none"])
+    assert ds.sample_ids == ["11"]
+    batch = collate([{"mask": torch.zeros(2, 2)}, {"mask": torch.zeros(3, 3)}])
+    assert isinstance(batch["mask"], list) and len(batch["mask"]) == 2
+    assert collate([]) == {}
+
+
+def test_core_imports_without_torch():
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import rrsis_bench, rrsis_bench.hf, rrsis_bench.expressions, rrsis_bench.export\n"
+        "import rrsis_bench.publish, rrsis_bench.viz\n"
+        "try:\n    import rrsis_bench.torch_data\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert (
+        out.stdout.strip() == "rrsis_bench.torch_data needs torch: pip install 'rrsis-bench[torch]'"
+    )
