@@ -238,9 +238,9 @@ def _write_report(
             for s, c in result.counts.items()
         )
         + ".",
-        "Validation: "
-        + ", ".join(f"{n} {sev}" for sev, n in result.validation.items())
-        + " (see ../validation.txt).",
+        f"Validation: {result.validation.get('error', 0)} errors, "
+        f"{result.validation.get('warning', 0)} warnings, {result.validation.get('info', 0)} info "
+        "(see ../validation.txt).",
     ]
     (folder / "scores.md").write_text(
         scores_markdown(result.scores, intro, result.prior), encoding="utf-8"
@@ -269,20 +269,22 @@ def _write_report(
 def pick_samples(built: Path, split: str, n: int) -> list[dict[str, Any]]:
     """English expressions of ``split`` for the contact sheet (deterministic).
 
-    The target types follow :data:`CONTACT_TYPES`; at most one expression per image, in the
-    build's order.
+    The target types follow :data:`CONTACT_TYPES`; at most one expression per image and no
+    sentence twice, in the build's order.
     """
     from rrsis_bench.store import open_dataset
 
     wanted = list(CONTACT_TYPES) * (n // len(CONTACT_TYPES) + 1)
     wanted = wanted[:n]
     chosen: list[dict[str, Any]] = []
+    texts: set[str] = set()
     ds = open_dataset(built)
     for row in ds.iter_rows(split, columns=["image", "expressions"], batch_size=16):
         for e in row["expressions"]:
             ttype = TARGET_TYPES[e["target_type"]]
-            if e["language"] == "en" and ttype in wanted:
+            if e["language"] == "en" and ttype in wanted and e["text"] not in texts:
                 wanted.remove(ttype)
+                texts.add(e["text"])
                 chosen.append(
                     {
                         "image": row["image"]["bytes"],
