@@ -38,8 +38,11 @@ _IRREGULAR_SPACE = re.compile(r"\s{2,}|[^\S ]")
 
 
 def clean_text(raw: str) -> str:
-    """The stored text: the raw sentence without outer whitespace (inner spacing is kept as the
-    source has it, as the phrase-file builders do; grouping compares normalised sentences)."""
+    """The stored text: the raw sentence without outer whitespace.
+
+    Inner spacing is kept as the source has it, as the phrase-file builders do; grouping
+    compares normalised sentences.
+    """
     return raw.strip()
 
 
