@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,11 +16,16 @@ os.environ.setdefault("MPLBACKEND", "agg")
 os.environ["RRSIS_BENCH_QUIET"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HUB_OFFLINE"] = "1"
+# `datasets` reads its cache location once, at import: point it at a private folder before any
+# test module imports it, so no test writes to the user's ~/.cache.
+_HF_HOME = tempfile.mkdtemp(prefix="rrsis-bench-tests-hf-")
+atexit.register(shutil.rmtree, _HF_HOME, ignore_errors=True)
+os.environ["HF_HOME"] = _HF_HOME
+os.environ["HF_DATASETS_CACHE"] = os.path.join(_HF_HOME, "datasets")
 
 TESTS = Path(__file__).parent
-sys.path.insert(
-    0, str(TESTS)
-)  # tests/data/<source>/data.py generators import as data.<source>.data
+# tests/data/<source>/data.py generators import as data.<source>.data
+sys.path.insert(0, str(TESTS))
 
 SHARED_REALDATA = TESTS.parent.parent / "shared" / "realdata"
 

@@ -71,8 +71,11 @@ def test_refer_lookalike_detected_and_counted(tmp_path: Path) -> None:
     # the same sentence on one image with different masks is flagged when not grouped
     assert got["1000-0"]["flags"] == ["ambiguous_expression"]
     assert got["1001"]["flags"] == ["ambiguous_expression"]
-    assert got["1004"]["text"] == "tree on the right" and got["1004"]["flags"] == [
-        "text_normalized"
+    # inner spacing is kept as written (reported as text noise, not changed)
+    assert got["1004"]["text"] == "tree  on the right" and got["1004"]["flags"] == []
+    noise = [f for f in result.report.sorted_findings() if f.rule == "text-noise"]
+    assert [(f.sample_id, f.message) for f in noise] == [
+        ("1004", "'tree  on the right' has irregular inner spacing (kept as written)")
     ]
 
 

@@ -34,12 +34,16 @@ from rrsis_bench.schema import (
 )
 from rrsis_bench.validate import Report
 
-_SPACE = re.compile(r"\s+")
+_IRREGULAR_SPACE = re.compile(r"\s{2,}|[^\S ]")
 
 
 def clean_text(raw: str) -> str:
-    """The stored text: whitespace runs (CR, tabs, ideographic spaces) collapsed, stripped."""
-    return _SPACE.sub(" ", raw).strip()
+    """The stored text: the raw sentence without outer whitespace.
+
+    Inner spacing is kept as the source has it, as the phrase-file builders do; grouping
+    compares normalised sentences.
+    """
+    return raw.strip()
 
 
 @dataclass
@@ -189,9 +193,9 @@ def build_expression(
         report.add("text-mixed-language", f"{text!r} mixes Chinese and Latin script", **where)
     if text != s0.text:
         flags.append("text_normalized")
-        report.add(
-            "text-noise", f"{s0.text!r} had irregular whitespace; stored as {text!r}", **where
-        )
+        report.add("text-noise", f"{s0.text!r} had outer whitespace; stored as {text!r}", **where)
+    elif _IRREGULAR_SPACE.search(text):
+        report.add("text-noise", f"{text!r} has irregular inner spacing (kept as written)", **where)
     if len(unit.ref_ids()) > 1:
         flags.append("grouped")
     categories = list(dict.fromkeys(built.objects[a].category for a in real))
