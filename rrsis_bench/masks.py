@@ -48,7 +48,17 @@ def encode(mask: np.ndarray) -> Rle:
 
 
 def decode(rle: Rle | dict[str, Any]) -> np.ndarray:
-    """Decode RLE into an ``(h, w)`` uint8 array of 0/1."""
+    """Decode RLE into an ``(h, w)`` uint8 array of 0/1.
+
+    Raises:
+        ValueError: If the RLE is corrupt (checked first: pycocotools' decoder is not safe on
+            corrupt input).
+    """
+    if not is_valid(rle):
+        raise ValueError(
+            f"Expected a compressed RLE whose runs cover its size {rle.get('size')}, "
+            "but got a corrupt one"
+        )
     return np.ascontiguousarray(coco_mask.decode(_to_coco(rle)))
 
 
@@ -93,18 +103,126 @@ def intersection_area(a: Rle | dict[str, Any], b: Rle | dict[str, Any]) -> int:
     return int(coco_mask.area(merged))
 
 
-def is_valid(rle: Any) -> bool:
-    """True if ``rle`` is a well-formed compressed RLE whose runs cover ``h × w`` pixels."""
+def rle_runs(counts: str | bytes) -> np.ndarray | None:
+    """Run lengths of one compressed RLE ``counts`` string (``None`` if it is corrupt).
+
+    COCO's string form stores each run as 5-bit groups (``chr(48 + group)``; bit 0x20: more
+    groups follow; bit 0x10 of the last group: negative) and every run after the third as a
+    difference to the run two places before.
+
+    Example:
+        >>> rle_runs(encode(np.eye(2, dtype=np.uint8))["counts"]).tolist()
+        [0, 1, 2, 1]
+    """
+    blob = _ascii(counts)
+    if blob is None:
+        return None
+    if not blob:
+        return np.zeros(0, dtype=np.int64)
+    runs, bad, _ = _decode_runs(blob, np.array([len(blob)], dtype=np.int64))
+    return None if bad[0] else runs
+
+
+def rle_totals(counts: Sequence[str | bytes]) -> np.ndarray:
+    """Pixels covered by each compressed RLE ``counts`` string, decoded in one numpy pass.
+
+    Returns an int64 array, ``-1`` where a string is corrupt (a character outside the alphabet,
+    an unfinished value, a value over 60 bits, a negative run). A valid RLE's total is ``h * w``.
+    """
+    out = np.full(len(counts), -1, dtype=np.int64)
+    blobs: list[bytes] = []
+    owners: list[int] = []
+    for k, s in enumerate(counts):
+        blob = _ascii(s)
+        if blob is None:
+            continue
+        if blob:
+            blobs.append(blob)
+            owners.append(k)
+        else:
+            out[k] = 0
+    if not blobs:
+        return out
+    lengths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
+    runs, bad, run_owner = _decode_runs(b"".join(blobs), lengths)
+    cum = np.cumsum(runs)
+    first = np.searchsorted(run_owner, np.arange(len(blobs)))
+    last = np.searchsorted(run_owner, np.arange(len(blobs)), side="right") - 1
+    totals = cum[last] - np.where(first > 0, cum[np.maximum(first - 1, 0)], 0)
+    out[np.asarray(owners)] = np.where(bad, -1, totals)
+    return out
+
+
+def _ascii(counts: Any) -> bytes | None:
+    if isinstance(counts, bytes):
+        return counts
+    if isinstance(counts, str):
+        try:
+            return counts.encode("ascii")
+        except UnicodeEncodeError:
+            return None
+    return None
+
+
+def _decode_runs(blob: bytes, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decode the counts strings concatenated in ``blob``: (runs, corrupt per string, owner per run)."""
+    m = lengths.size
+    c = np.frombuffer(blob, dtype=np.uint8).astype(np.int64) - 48
+    owner = np.repeat(np.arange(m), lengths)
+    string_end = np.cumsum(lengths) - 1
+    bad = np.zeros(m, dtype=bool)
+    outside = (c < 0) | (c > 63)
+    if outside.any():
+        bad[np.unique(owner[outside])] = True
+    more = (c & 0x20) != 0
+    bad |= more[string_end]  # truncated: the last value of a string is not finished
+    ends_value = ~more
+    ends_value[string_end] = True  # values never run across strings
+    ends = np.flatnonzero(ends_value)
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    group = np.cumsum(ends_value) - ends_value
+    k = np.arange(c.size) - starts[group]
+    if k.max() > 11:  # a value longer than 60 bits is not a pixel count
+        bad[np.unique(owner[k > 11])] = True
+        k = np.minimum(k, 11)
+    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
+    x = np.where((c[ends] & 0x10) != 0, x - (np.int64(1) << (5 * (k[ends] + 1))), x)
+    run_owner = owner[ends]
+    first = np.searchsorted(run_owner, np.arange(m))
+    local = np.arange(x.size) - first[run_owner]
+    before = first[run_owner] - 1
+    runs = x.copy()
+    for parity in (0, 1):  # from the fourth run on, a value is a difference to run k-2
+        chain = (local % 2 == parity) & (local >= 1)
+        cs = np.cumsum(np.where(chain, x, 0))
+        base = np.where(before >= 0, cs[np.maximum(before, 0)], 0)
+        runs = np.where(chain, cs - base, runs)
+    negative = runs < 0
+    if negative.any():
+        bad[np.unique(run_owner[negative])] = True
+    return runs, bad, run_owner
+
+
+def _pixels(rle: Any) -> tuple[int, bytes] | None:
     try:
         h, w = int(rle["size"][0]), int(rle["size"][1])
-        if h < 0 or w < 0:
-            return False
-        coco = _to_coco(rle)
-        # frString -> runs; the C decoder silently truncates bad strings, so check the total.
-        runs = _runs_array(coco["counts"])
-        return runs is not None and int(runs.sum()) == h * w
+        blob = _ascii(rle["counts"])
     except Exception:
-        return False
+        return None
+    if h < 0 or w < 0 or blob is None:
+        return None
+    return h * w, blob
+
+
+def is_valid(rle: Any) -> bool:
+    """True if ``rle`` is a well-formed compressed RLE whose runs cover ``h × w`` pixels.
+
+    pycocotools' C decoder trusts its input, so a corrupt string can make it read or write
+    past its buffers: check before decoding anything that comes from a file.
+    """
+    return bool(are_valid([rle])[0])
 
 
 def are_valid(rles: Sequence[Any]) -> np.ndarray:
@@ -117,129 +235,14 @@ def are_valid(rles: Sequence[Any]) -> np.ndarray:
         >>> are_valid([good, {"size": [2, 2], "counts": good["counts"]}, "junk"]).tolist()
         [True, False, False]
     """
-    n = len(rles)
-    ok = np.zeros(n, dtype=bool)
-    pixels = np.zeros(n, dtype=np.int64)
-    chunks: list[bytes] = []
-    owners: list[int] = []
-    for i, rle in enumerate(rles):
-        try:
-            h, w = int(rle["size"][0]), int(rle["size"][1])
-            counts = rle["counts"]
-            counts = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
-        except Exception:
-            continue
-        if h < 0 or w < 0:
-            continue
-        ok[i] = True
-        pixels[i] = h * w
-        if counts:
-            chunks.append(counts)
-            owners.append(i)
-        elif h * w:
-            ok[i] = False
-    if not chunks:
-        return ok
-    lengths = np.fromiter((len(c) for c in chunks), dtype=np.int64, count=len(chunks))
-    c = np.frombuffer(b"".join(chunks), dtype=np.uint8).astype(np.int64) - 48
-    string_of = np.repeat(np.arange(len(chunks)), lengths)
-    string_end = np.cumsum(lengths) - 1
-    m = len(chunks)
-    bad = np.bincount(string_of, weights=(c < 0) | (c > 63), minlength=m) > 0
-    more = (c & 0x20) != 0
-    bad |= more[string_end]  # truncated: the last value of a string is not finished
-    ends_value = ~more
-    ends_value[string_end] = True  # values never run across strings
-    ends = np.flatnonzero(ends_value)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    group = np.concatenate(([0], np.cumsum(ends_value[:-1])))
-    k = np.arange(c.size) - starts[group]
-    bad |= np.bincount(string_of, weights=k > 11, minlength=m) > 0  # over 60 bits: no count
-    k = np.minimum(k, 11)
-    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
-    last = c[ends]
-    x = np.where((last & 0x10) != 0, x - (np.int64(1) << (5 * (k[ends] + 1))), x)
-    run_string = string_of[ends]
-    first_run = np.searchsorted(run_string, np.arange(m))
-    local = np.arange(x.size) - first_run[run_string]
-    before = first_run[run_string] - 1
-    runs = x.copy()
-    for parity in (0, 1):
-        chain = (local % 2 == parity) & (local >= 1)
-        cs = np.cumsum(np.where(chain, x, 0))
-        base = np.where(before >= 0, cs[np.maximum(before, 0)], 0)
-        runs = np.where(chain, cs - base, runs)
-    bad |= np.bincount(run_string, weights=runs < 0, minlength=m) > 0
-    # exact integer totals per string (float weights would round above 2**53)
-    cum = np.cumsum(runs)
-    last_run = np.searchsorted(run_string, np.arange(m), side="right") - 1
-    totals = cum[last_run] - np.where(first_run > 0, cum[np.maximum(first_run - 1, 0)], 0)
-    owner = np.asarray(owners)
-    ok[owner] = ~bad & (totals == pixels[owner])
+    parsed = [_pixels(r) for r in rles]
+    ok = np.zeros(len(rles), dtype=bool)
+    idx = [i for i, p in enumerate(parsed) if p is not None]
+    if idx:
+        totals = rle_totals([parsed[i][1] for i in idx])  # type: ignore[index]
+        expected = np.array([parsed[i][0] for i in idx], dtype=np.int64)  # type: ignore[index]
+        ok[np.asarray(idx)] = totals == expected
     return ok
-
-
-def _runs_array(counts: bytes) -> np.ndarray | None:
-    """Run lengths of a COCO counts string, decoded with numpy; ``None`` if malformed.
-
-    Vectorised form of :func:`_runs` (same rules: 5 bits per character, bit 0x20 continues a
-    value, bit 0x10 of a value's last character is its sign, and from the fourth run on each
-    value is a difference to the run two places before).
-    """
-    c = np.frombuffer(counts, dtype=np.uint8).astype(np.int64) - 48
-    if c.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if c.min() < 0 or c.max() > 63:
-        return None
-    more = (c & 0x20) != 0
-    if more[-1]:
-        return None  # truncated: the last value is not finished
-    ends = np.flatnonzero(~more)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    group = np.concatenate(([0], np.cumsum(~more[:-1])))
-    k = np.arange(c.size) - starts[group]
-    if k.max() > 11:
-        return None  # a value longer than 60 bits is not a pixel count
-    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
-    last = c[ends]
-    x = np.where((last & 0x10) != 0, x - (np.int64(1) << (5 * (k[ends] + 1))), x)
-    runs = x.copy()
-    if runs.size > 3:
-        runs[3::2] = runs[1] + np.cumsum(x[3::2])
-    if runs.size > 4:
-        runs[4::2] = runs[2] + np.cumsum(x[4::2])
-    if (runs < 0).any():
-        return None
-    return runs
-
-
-def _runs(counts: bytes) -> list[int]:
-    """Decode the LEB128-like COCO counts string into run lengths (pure Python)."""
-    runs: list[int] = []
-    p = 0
-    n = len(counts)
-    while p < n:
-        x = 0
-        k = 0
-        more = True
-        while more:
-            if p >= n:
-                raise ValueError("truncated RLE counts")
-            c = counts[p] - 48
-            if c < 0 or c > 63:
-                raise ValueError("invalid character in RLE counts")
-            x |= (c & 0x1F) << (5 * k)
-            more = bool(c & 0x20)
-            p += 1
-            k += 1
-            if not more and (c & 0x10):
-                x |= -1 << (5 * k)
-        if len(runs) > 2:
-            x += runs[-2]
-        runs.append(x)
-    if any(r < 0 for r in runs):
-        raise ValueError("negative run length in RLE counts")
-    return runs
 
 
 def from_uncompressed(rle: dict[str, Any]) -> Rle:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from data.rle_reference import reference_runs
 from pycocotools import mask as coco_mask
 
 from rrsis_bench import masks
@@ -74,7 +75,7 @@ def test_runs_decoder_agrees_with_pycocotools() -> None:
     for _ in range(20):
         m = (rng.random((13, 17)) > 0.6).astype(np.uint8)
         rle = masks.encode(m)
-        runs = masks._runs(rle["counts"].encode())
+        runs = reference_runs(rle["counts"].encode())
         # uncompressed RLE from pycocotools' own column-major run lengths
         flat = m.flatten(order="F")
         expected: list[int] = []
@@ -115,3 +116,19 @@ def test_resize_nearest_matches_pil() -> None:
     assert out.shape == (8, 4)
     assert np.array_equal(out.astype(bool), ref)
     assert masks.resize_nearest(m, 5, 9) is m
+
+
+def test_decode_refuses_corrupt_rle_before_pycocotools_sees_it() -> None:
+    good = masks.encode(_mask())
+    with pytest.raises(
+        ValueError,
+        match=r"Expected a compressed RLE whose runs cover its size \[6, 8\], but got a corrupt one",
+    ):
+        masks.decode({"size": [6, 8], "counts": good["counts"]})
+    with pytest.raises(ValueError, match="but got a corrupt one"):
+        masks.decode({"size": [6, 7], "counts": "0" + "o" * 20})  # a value over 60 bits
+
+
+def test_rle_totals_marks_corrupt_strings() -> None:
+    good = masks.encode(_mask())["counts"]
+    assert masks.rle_totals([good, "!!", "", good.encode(), "é"]).tolist() == [42, -1, 0, 42, -1]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from data.rle_reference import reference_runs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from rrsis_bench import masks
+from rrsis_bench.masks import rle_runs, rle_totals
 from rrsis_bench.metrics import (
     bootstrap_ci,
     count_dense_rle,
@@ -17,7 +19,6 @@ from rrsis_bench.metrics import (
     count_rles,
     paired_bootstrap,
 )
-from rrsis_bench.metrics.counts import rle_runs, rle_totals
 from rrsis_bench.metrics.resize import letterbox, letterbox_shape, opencv_nearest, pil_nearest
 from rrsis_bench.predictions import rle_problem
 
@@ -62,7 +63,7 @@ def test_rle_counts_equal_decoded_counts(pair, no_target, gt_empty) -> None:
 @given(mask_pairs())
 def test_vectorised_rle_runs_match_the_reference_decoder(pair) -> None:
     rle = masks.encode(pair[0])
-    assert rle_runs(rle["counts"]).tolist() == masks._runs(rle["counts"].encode())
+    assert rle_runs(rle["counts"]).tolist() == reference_runs(rle["counts"].encode())
     assert rle_problem(rle) is None
 
 
@@ -70,7 +71,7 @@ def test_rle_runs_large_values_and_corrupt_strings() -> None:
     m = np.zeros((2048, 2048), np.uint8)
     m[1000:1001, 5:2000] = 1
     rle = masks.encode(m)
-    assert rle_runs(rle["counts"]).tolist() == masks._runs(rle["counts"].encode())
+    assert rle_runs(rle["counts"]).tolist() == reference_runs(rle["counts"].encode())
     assert rle_problem({"size": [3, 3], "counts": "0000"}) == (
         "RLE counts are corrupt (their runs do not cover height*width pixels)"
     )
@@ -147,7 +148,7 @@ def test_paired_bootstrap_of_identical_sets_is_zero() -> None:
 
 def _reference_total(counts: str) -> int:
     try:
-        return sum(masks._runs(counts.encode("ascii")))
+        return sum(reference_runs(counts.encode("ascii")))
     except (ValueError, UnicodeEncodeError):
         return -1
 

@@ -43,6 +43,7 @@ Example:
 
 from __future__ import annotations
 
+from rrsis_bench.masks import rle_runs
 from rrsis_bench.metrics.accumulator import MetricAccumulator
 from rrsis_bench.metrics.bootstrap import bootstrap_ci, paired_bootstrap
 from rrsis_bench.metrics.compute import MetricResult, PerSample, compute_metrics, per_sample
@@ -54,7 +55,6 @@ from rrsis_bench.metrics.counts import (
     count_on_grid,
     count_rles,
     missing_counts,
-    rle_runs,
 )
 from rrsis_bench.metrics.protocols import (
     ALIASES,

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as coco_mask
 
+from rrsis_bench.masks import rle_runs
 from rrsis_bench.metrics.protocols import Protocol
 from rrsis_bench.metrics.resize import to_grid
 from rrsis_bench.schema import Rle
@@ -97,103 +98,6 @@ def count_rles(
     return SampleCounts(i, p + g - i, p, g, gt_empty, _pred_nt(no_target, p))
 
 
-def rle_runs(counts: str) -> np.ndarray | None:
-    """Run lengths of one compressed RLE ``counts`` string (``None`` if corrupt).
-
-    COCO's string form stores each run as 5-bit groups (``chr(48 + group)``, bit 0x20: more
-    groups follow, bit 0x10 of the last group: negative) and every run after the third as a
-    difference to the run two places before.
-    """
-    try:
-        blob = counts.encode("ascii")
-    except UnicodeEncodeError:
-        return None
-    if not blob:
-        return np.zeros(0, dtype=np.int64)
-    decoded = _decode_runs(blob, np.array([len(blob)], dtype=np.int64))
-    if decoded is None or decoded[1][0]:
-        return None
-    return decoded[0]
-
-
-def rle_totals(counts: Sequence[str]) -> np.ndarray:
-    """Pixels covered by each compressed RLE ``counts`` string, decoded in one numpy pass.
-
-    Returns an int64 array, ``-1`` where a string is corrupt (a character outside the
-    alphabet, an unfinished value, a negative run). A valid RLE's total equals ``h * w``.
-    """
-    n = len(counts)
-    out = np.full(n, -1, dtype=np.int64)
-    blobs: list[bytes] = []
-    owners: list[int] = []
-    for k, s in enumerate(counts):
-        try:
-            b = s.encode("ascii")
-        except UnicodeEncodeError:
-            continue
-        if b:
-            blobs.append(b)
-            owners.append(k)
-        else:
-            out[k] = 0
-    if not blobs:
-        return out
-    lengths = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
-    decoded = _decode_runs(b"".join(blobs), lengths)
-    if decoded is None:  # pragma: no cover - _decode_runs returns None only for one string
-        return out
-    runs, bad, run_owner = decoded
-    cum = np.cumsum(runs)
-    first = np.searchsorted(run_owner, np.arange(len(blobs)))
-    last = np.searchsorted(run_owner, np.arange(len(blobs)), side="right") - 1
-    totals = cum[last] - np.where(first > 0, cum[np.maximum(first - 1, 0)], 0)
-    out[np.asarray(owners)] = np.where(bad, -1, totals)
-    return out
-
-
-def _decode_runs(
-    blob: bytes, lengths: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Decode the counts strings concatenated in ``blob``: (runs, corrupt per string, owner per run)."""
-    m = lengths.size
-    c = np.frombuffer(blob, dtype=np.uint8).astype(np.int64) - 48
-    owner = np.repeat(np.arange(m), lengths)
-    string_end = np.cumsum(lengths) - 1
-    bad = np.zeros(m, dtype=bool)
-    outside = (c < 0) | (c > 63)
-    if outside.any():
-        bad[np.unique(owner[outside])] = True
-    more = (c & 0x20) != 0
-    bad |= more[string_end]
-    ends_value = ~more
-    ends_value[string_end] = True
-    ends = np.flatnonzero(ends_value)
-    starts = np.empty_like(ends)
-    starts[0] = 0
-    starts[1:] = ends[:-1] + 1
-    group = np.cumsum(ends_value) - ends_value
-    k = np.arange(c.size) - starts[group]
-    if k.max() > 11:
-        bad[np.unique(owner[k > 11])] = True
-        k = np.minimum(k, 11)
-    x = np.add.reduceat((c & 0x1F) << (5 * k), starts)
-    x = np.where((c[ends] & 0x10) != 0, x - (np.int64(1) << (5 * (k[ends] + 1))), x)
-    run_owner = owner[ends]
-    first = np.searchsorted(run_owner, np.arange(m))
-    local = np.arange(x.size) - first[run_owner]
-    before = first[run_owner] - 1
-    runs = x.copy()
-    for parity in (0, 1):
-        chain = (local % 2 == parity) & (local >= 1)
-        cs = np.cumsum(np.where(chain, x, 0))
-        base = np.where(before >= 0, cs[np.maximum(before, 0)], 0)
-        runs = np.where(chain, cs - base, runs)
-    negative = runs < 0
-    if negative.any():
-        bad[np.unique(run_owner[negative])] = True
-    return runs, bad, run_owner
-
-
 def count_dense_rle(
     pred: np.ndarray,
     gt: Rle | dict[str, Any],
@@ -214,7 +118,7 @@ def count_dense_rle(
     if pred.shape != (h, w):
         raise ValueError(f"Expected masks of one shape, but got {pred.shape} and {(h, w)}")
     counts = gt["counts"]
-    runs = rle_runs(counts.decode("ascii") if isinstance(counts, bytes) else counts)
+    runs = rle_runs(counts)
     if runs is None or int(runs.sum()) != h * w:
         raise ValueError("corrupt ground-truth RLE")
     p = int(np.count_nonzero(pred))

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from rrsis_bench import masks
-from rrsis_bench.metrics.counts import rle_totals
+from rrsis_bench.masks import rle_totals
 from rrsis_bench.schema import Rle
 
 
