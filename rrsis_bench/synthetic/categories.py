@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rrsis_bench.builders.refsegrs import LEXICON as REFSEGRS_BUILDER_LEXICON
+
 COLOURS: dict[str, tuple[int, int, int]] = {
     "white": (228, 228, 222),
     "gray": (132, 132, 128),
@@ -288,23 +290,8 @@ REFSEGRS_CATEGORIES: tuple[Category, ...] = (
 )
 """RefSegRS: the lexicon words that are drawn as objects (``vehicle`` is a hypernym)."""
 
-REFSEGRS_LEXICON: tuple[str, ...] = (
-    "road",
-    "vehicle",
-    "car",
-    "van",
-    "building",
-    "truck",
-    "trailer",
-    "bus",
-    "road marking",
-    "bikeway",
-    "sidewalk",
-    "tree",
-    "low vegetation",
-    "impervious surface",
-)
-"""The 14 RefSegRS target words every downstream loader uses."""
+REFSEGRS_LEXICON: tuple[str, ...] = REFSEGRS_BUILDER_LEXICON
+"""The 14 RefSegRS target words every downstream loader uses (the builder's lexicon)."""
 
 RISBENCH_CATEGORIES: tuple[Category, ...] = (
     _c("expressway service area", "service_area", weight=0.3),
