@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from rrsis_bench.schema import FEATURES, FORMAT_VERSION, SPLITS
+from rrsis_bench.schema import FORMAT_VERSION, SPLITS, features
 
 _SPDX_TO_HF = {"CC-BY-4.0": "cc-by-4.0", "CC-BY-NC-4.0": "cc-by-nc-4.0", "Apache-2.0": "apache-2.0"}
 
@@ -33,7 +33,7 @@ class CardInfo:
 
 def features_yaml() -> list[dict[str, Any]]:
     """The format-v1 features in the Hub's ``dataset_info`` YAML form."""
-    yaml_list: list[dict[str, Any]] = FEATURES._to_yaml_list()
+    yaml_list: list[dict[str, Any]] = features()._to_yaml_list()
     return yaml_list
 
 

@@ -15,15 +15,17 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypedDict
-
-from datasets import ClassLabel, Features, Image, List, Value
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from rrsis_bench.errors import UnknownNameError
+
+if TYPE_CHECKING:
+    from datasets import Features
 
 FORMAT_VERSION = "1.0"
 """``major.minor``: a reader refuses a build of another major version."""
@@ -46,53 +48,68 @@ class Rle(TypedDict):
     counts: str
 
 
-RLE_FEATURE = {"size": List(Value("int32"), length=2), "counts": Value("string")}
+@functools.cache
+def features() -> Features:
+    """The Hugging Face features of every built dataset (format v1).
 
-OBJECT_FEATURE = {
-    "object_id": Value("string"),
-    "category": Value("string"),
-    "category_id": Value("int64"),
-    "bbox": List(Value("float32"), length=4),
-    "mask": RLE_FEATURE,
-    "area": Value("int64"),
-    "flags": List(Value("string")),
-}
+    Built on first use, so that importing rrsis-bench does not import ``datasets`` (about a
+    second); ``rrsis_bench.schema.FEATURES`` is the same object.
+    """
+    from datasets import ClassLabel, Features, Image, List, Value
 
-PROVENANCE_FEATURE = {
-    "file": Value("string"),
-    "line": Value("int64"),
-    "ref_ids": List(Value("string")),
-    "ann_ids": List(Value("string")),
-    "sent_ids": List(Value("string")),
-}
-
-EXPRESSION_FEATURE = {
-    "sample_id": Value("string"),
-    "text": Value("string"),
-    "language": Value("string"),
-    "target_type": ClassLabel(names=list(TARGET_TYPES)),
-    "ref_key": Value("string"),
-    "object_ids": List(Value("string")),
-    "categories": List(Value("string")),
-    "mask": RLE_FEATURE,
-    "area": Value("int64"),
-    "provenance": PROVENANCE_FEATURE,
-    "flags": List(Value("string")),
-}
-
-FEATURES = Features(
-    {
-        "image_id": Value("string"),
-        "image": Image(),
-        "width": Value("int32"),
-        "height": Value("int32"),
-        "split": Value("string"),
-        "file_name": Value("string"),
-        "objects": List(OBJECT_FEATURE),
-        "expressions": List(EXPRESSION_FEATURE),
+    rle = {"size": List(Value("int32"), length=2), "counts": Value("string")}
+    obj = {
+        "object_id": Value("string"),
+        "category": Value("string"),
+        "category_id": Value("int64"),
+        "bbox": List(Value("float32"), length=4),
+        "mask": rle,
+        "area": Value("int64"),
+        "flags": List(Value("string")),
     }
-)
-"""The Hugging Face features of every built dataset (format v1)."""
+    provenance = {
+        "file": Value("string"),
+        "line": Value("int64"),
+        "ref_ids": List(Value("string")),
+        "ann_ids": List(Value("string")),
+        "sent_ids": List(Value("string")),
+    }
+    expression = {
+        "sample_id": Value("string"),
+        "text": Value("string"),
+        "language": Value("string"),
+        "target_type": ClassLabel(names=list(TARGET_TYPES)),
+        "ref_key": Value("string"),
+        "object_ids": List(Value("string")),
+        "categories": List(Value("string")),
+        "mask": rle,
+        "area": Value("int64"),
+        "provenance": provenance,
+        "flags": List(Value("string")),
+    }
+    return Features(
+        {
+            "image_id": Value("string"),
+            "image": Image(),
+            "width": Value("int32"),
+            "height": Value("int32"),
+            "split": Value("string"),
+            "file_name": Value("string"),
+            "objects": List(obj),
+            "expressions": List(expression),
+        }
+    )
+
+
+if TYPE_CHECKING:
+    FEATURES: Features
+    """The Hugging Face features of every built dataset (format v1); see :func:`features`."""
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FEATURES":
+        return features()
+    raise AttributeError(f"module 'rrsis_bench.schema' has no attribute {name!r}")
 
 
 def normalize_split(name: str) -> str:

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -38,11 +39,11 @@ from rrsis_bench.errors import (
 from rrsis_bench.images import sha256_file
 from rrsis_bench.progress import track
 from rrsis_bench.schema import (
-    FEATURES,
     FORMAT_VERSION,
     SPLITS,
     TARGET_TYPES,
     ImageRecord,
+    features,
     natural_key,
 )
 from rrsis_bench.validate import Report, dumps
@@ -161,7 +162,7 @@ def write_shard(path: Path, records: Sequence[ImageRecord]) -> ShardWritten:
     Each image's bytes are read once, here: they are hashed (keyed by ``file_name``, for the
     manifest) as they are copied into the shard.
     """
-    schema = FEATURES.arrow_schema
+    schema = features().arrow_schema
     images: dict[str, str] = {}
     # a native file: pyarrow writes pages straight to it (a Python file object in between costs
     # a copy and a call per page); the shard is hashed afterwards from the page cache
@@ -169,7 +170,7 @@ def write_shard(path: Path, records: Sequence[ImageRecord]) -> ShardWritten:
         writer = pq.ParquetWriter(
             sink,
             schema,
-            compression={"image.bytes": "NONE"} | {_c: "ZSTD" for _c in _NON_IMAGE_COLUMNS},
+            compression={"image.bytes": "NONE"} | {_c: "ZSTD" for _c in _non_image_columns()},
             use_dictionary=False,
             write_statistics=False,
             store_schema=True,
@@ -209,7 +210,9 @@ def _leaf_columns(schema: pa.Schema) -> list[str]:
     return out
 
 
-_NON_IMAGE_COLUMNS = [c for c in _leaf_columns(FEATURES.arrow_schema) if c != "image.bytes"]
+@functools.cache
+def _non_image_columns() -> tuple[str, ...]:
+    return tuple(c for c in _leaf_columns(features().arrow_schema) if c != "image.bytes")
 
 
 def _write_shard_job(args: tuple[Path, list[ImageRecord]]) -> ShardWritten:
