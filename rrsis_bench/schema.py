@@ -159,7 +159,7 @@ def normalize_sentence(text: str) -> str:
     No case folding: ``"All cars"`` and ``"all cars"`` stay different.
 
     Example:
-        >>> normalize_sentence("  all\\u3000 cars ")
+        >>> normalize_sentence("  all\u3000 cars ")
         'all cars'
     """
     return " ".join(unicodedata.normalize("NFKC", text).split())

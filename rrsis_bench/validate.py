@@ -6,7 +6,7 @@ Builders add findings while they read a raw release; each finding has a rule id 
 
 Example:
     >>> report = Report("demo")
-    >>> report.add("mask-empty", "mask of sample 7 is empty", sample_id="7")
+    >>> _ = report.add("mask-empty", "mask of sample 7 is empty", sample_id="7")
     >>> report.counts_by_severity()
     {'error': 0, 'warning': 1, 'info': 0}
 """

@@ -27,6 +27,9 @@ TESTS = Path(__file__).parent
 # tests/data/<source>/data.py generators import as data.<source>.data
 sys.path.insert(0, str(TESTS))
 
+# generators and oracles, not tests (and not doctest modules)
+collect_ignore_glob = ["data/*"]
+
 SHARED_REALDATA = TESTS.parent.parent / "shared" / "realdata"
 
 
