@@ -11,8 +11,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# torch==2.13.0 first: on the project's machines this exact version is a local CPU build,
-	# while the extra's range alone (torch>=2.1) would pull a multi-GB CUDA build from PyPI.
+	# torch==2.13.0 first: where the tests run this exact version is a local CPU build, while the
+	# torch extra's range alone (torch>=2.1) would pull a multi-GB CUDA build from PyPI.
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e '.[torch,dev]'
 	touch $(STAMP)

@@ -1,4 +1,4 @@
-"""Loading speed and the cache-copy measurement (issue: loading and interop).
+"""Loading speed and the cache-copy measurement.
 
 1. Expressions per second through ``RRSISDataset`` + ``DataLoader(num_workers=2)`` at 800x800,
    compared in the same run with merely decoding the same images (one decode per expression,
