@@ -36,7 +36,7 @@ def track(
     total: int | None = None,
     progress: bool | None = None,
 ) -> Iterator[T]:
-    """Iterate over ``items`` with a progress bar on stderr when enabled."""
+    """Iterate over ``items`` with a progress bar on stderr when enabled and stderr is a terminal."""
     if not enabled(progress):
         yield from items
         return
@@ -50,6 +50,10 @@ def track(
         TimeRemainingColumn,
     )
 
+    console = Console(stderr=True)
+    if not console.is_terminal:  # a log file or a pipe: a transient bar would leave blank lines
+        yield from items
+        return
     if total is None and hasattr(items, "__len__"):
         total = len(items)  # type: ignore[arg-type]
     columns = (
@@ -59,7 +63,7 @@ def track(
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=total)
         for item in items:
             yield item
