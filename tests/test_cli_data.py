@@ -70,3 +70,16 @@ def test_build_unknown_dataset(tmp_path: Path) -> None:
     assert res.exit_code == 1
     assert "error: Expected dataset to be one of" in res.output
     assert "but got 'no-such-set'" in res.output
+
+
+def test_datasets_lists_every_registered_builder() -> None:
+    res = runner.invoke(app, ["datasets"])
+    assert res.exit_code == 0, res.output
+    for name in ("rrsis-d", "refsegrs", "nwpu-refer", "risbench", "rrsis-hr", "remotesam-270k"):
+        assert f"{name} — " in res.output
+    assert "  published  expressions: train 2,172, val 431, test 1,817, total 4,420" in res.output
+    res = runner.invoke(app, ["datasets", "--json"])
+    specs = {s["name"]: s for s in json.loads(res.output)}
+    assert specs["rrsis-d"]["licence"] == "unknown" and not specs["rrsis-d"]["redistributable"]
+    assert specs["refsegrs"]["licence"] == "CC-BY-4.0" and specs["refsegrs"]["redistributable"]
+    assert specs["nwpu-refer"]["extra_counts"] == {"images": 15003, "targets": 49745}

@@ -139,20 +139,23 @@ def datasets(
     if as_json:
         console.print_json(json.dumps([s.summary() for s in specs]))
         return
-    table = Table(title="datasets rrsis-bench can build")
-    for col in ("name", "dataset", "licence", "published counts", "download"):
-        table.add_column(col, overflow="fold")
     for s in specs:
-        counts = ", ".join(f"{k} {v:,}" for k, v in s.published_counts.items()) or "unknown"
+        counts = ", ".join(f"{k} {v:,}" for k, v in s.published_counts.items())
         extra = ", ".join(f"{k} {v:,}" for k, v in s.extra_counts.items())
-        table.add_row(
-            s.name,
-            s.title,
-            s.licence,
-            f"{s.published_unit}: {counts}" + (f"; {extra}" if extra else ""),
-            s.download,
+        published = "; ".join(
+            p for p in (f"{s.published_unit}: {counts}" if counts else "", extra) if p
         )
-    console.print(table)
+        licence = s.licence + ("" if s.redistributable else " (not redistributable)")
+        console.print(f"[bold]{s.name}[/bold] — {s.title}", highlight=False)
+        for label, value in (
+            ("licence", licence),
+            ("published", published or "no counts published"),
+            ("download", s.download),
+            ("homepage", s.homepage),
+        ):
+            if value:
+                console.print(f"  {label:<10} {value}", markup=False, highlight=False)
+        console.print()
 
 
 @app.command()
