@@ -111,7 +111,7 @@ def render_card(
 
 {info.description}
 
-Built from the original release by rrsis-bench {toolkit_version}; the image files are stored
+Built from a raw release in the source's layout by rrsis-bench {toolkit_version}; the image files are stored
 unchanged, annotations are converted to one row per image with nested `objects` and
 `expressions` (masks as COCO RLE with string counts). See `manifest.json` for the sha256 of every
 raw file read and every shard written, and `validation.json` for every validation finding.
@@ -144,11 +144,13 @@ mIoU (= gIoU) with Pr@0.5–0.9.
 ## Loading
 
 ```python
-import datasets
-ds = datasets.load_dataset("<this folder>")
+import rrsis_bench
+ds = rrsis_bench.load("<this folder>")      # DatasetDict, no copy into the datasets cache
 row = ds["{ordered[0] if ordered else "train"}"][0]
 row["expressions"][0]["text"], row["expressions"][0]["mask"]
 ```
+
+`datasets.load_dataset("<this folder>")` also works; it first copies the shards into its cache.
 
 ## Citation
 
