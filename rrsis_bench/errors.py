@@ -37,6 +37,10 @@ class FormatError(RRSISBenchError, ValueError):
         super().__init__(where + message)
 
 
+class IntegrityError(FormatError):
+    """A file of a built dataset no longer matches the sha256 its manifest records."""
+
+
 class UnsafePickleError(FormatError):
     """A pickle references a global that the restricted unpickler does not admit."""
 

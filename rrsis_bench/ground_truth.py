@@ -3,15 +3,20 @@
 Only the annotation columns are read (never image bytes), and only the sample being scored
 holds its mask. Exclusion lists (``--exclude rsrefseg2|dicor``) and a protocol's sample policy
 (first sentence of each ref) set samples aside; what was set aside is recorded.
+:func:`verify_ground_truth` checks the scored splits' shards against the sha256 that the
+manifest records, so a report's ``gt_sha256`` describes the ground truth actually scored.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rrsis_bench.errors import UnknownNameError
+from rrsis_bench.errors import DatasetNotFoundError, IntegrityError, UnknownNameError
+from rrsis_bench.images import sha256_file
+from rrsis_bench.progress import track
 from rrsis_bench.schema import TARGET_TYPES, size_bin
 from rrsis_bench.store import BuiltDataset
 
@@ -130,3 +135,54 @@ def read_ground_truth(
         iter_ground_truth(ds, splits, gt, exclude=exclude, sample_policy=sample_policy)
     )
     return gt
+
+
+def verify_ground_truth(
+    ds: BuiltDataset, splits: Sequence[str], *, progress: bool | None = None
+) -> None:
+    """Check every shard of ``splits`` against the sha256 recorded in the manifest.
+
+    Each shard is hashed in chunks (image bytes included, since they share the file), and each
+    split's ``gt_sha256`` is checked against the shard hashes it is made of.
+
+    Args:
+        ds: The built dataset.
+        splits: Canonical split names.
+        progress: Show a progress bar (``None``: the process-wide setting).
+
+    Raises:
+        IntegrityError: If a shard was modified or damaged since the build, or the manifest's
+            hashes do not agree with each other (the message names the file).
+        DatasetNotFoundError: If a shard is missing.
+    """
+    rebuild = f"rebuild it (`rrsis-bench build {ds.name} --raw DIR --out {ds.path} --overwrite`)"
+    recorded: dict[str, str] = ds.manifest.get("shards", {})
+    jobs: list[tuple[str, str, str]] = []
+    for split in splits:
+        rels = list(ds.manifest["splits"][split]["shards"])
+        for rel in rels:
+            if rel not in recorded:
+                raise IntegrityError(
+                    f"the manifest records no sha256 for shard {rel} of split {split}; {rebuild}",
+                    ds.path / "manifest.json",
+                )
+            jobs.append((split, rel, recorded[rel]))
+        joined = "\n".join(recorded[rel] for rel in rels).encode()
+        if hashlib.sha256(joined).hexdigest() != ds.gt_sha256(split):
+            raise IntegrityError(
+                f"the gt_sha256 of split {split} does not match the sha256 of its shards, so the "
+                f"manifest was edited; {rebuild}",
+                ds.path / "manifest.json",
+            )
+    for split, rel, want in track(jobs, "verifying shards", len(jobs), progress):
+        path = ds.path / rel
+        if not path.is_file():
+            raise DatasetNotFoundError(f"{path}: shard of split {split} is missing; {rebuild}")
+        got = sha256_file(path)
+        if got != want:
+            raise IntegrityError(
+                f"shard of split {split} was modified or damaged since the build (sha256 "
+                f"{got[:12]}…, the manifest records {want[:12]}…); {rebuild}, or pass "
+                "--no-verify to score it anyway",
+                path,
+            )

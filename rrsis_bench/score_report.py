@@ -99,7 +99,8 @@ class ScoreReport:
     Attributes:
         protocol: The protocol applied (with every rule).
         requested_protocol: The name asked for (an alias stays visible).
-        dataset: ``name``, ``path``, ``split``, ``n_samples``, ``gt_sha256``, ``excluded``.
+        dataset: ``name``, ``path``, ``split``, ``n_samples``, ``gt_sha256``, ``verified``
+            (whether the shards were checked against the manifest's sha256), ``excluded``.
         metrics: Metric key → percent or ``None``.
         undefined: Metric key → why it is ``None``.
         counts: ``sum_i``, ``sum_u``, ``tp``, ``fn``, ``fp``, ``tn`` and sample counts.
@@ -215,6 +216,7 @@ def build_report(
     *,
     requested: str,
     dataset: BuiltDataset,
+    verified: bool,
     splits: list[str],
     excluded: dict[str, Any],
     set_aside: dict[str, str],
@@ -247,6 +249,7 @@ def build_report(
         "split": ",".join(splits),
         "n_samples": len(table.sample_ids),
         "gt_sha256": gt_sha[splits[0]] if len(splits) == 1 else gt_sha,
+        "verified": verified,
         "excluded": excluded,
     }
     breakdowns = {key: _breakdown(table, key, proto) for key in by}

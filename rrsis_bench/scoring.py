@@ -26,6 +26,7 @@ from rrsis_bench.ground_truth import (
     GtSample,
     iter_ground_truth,
     read_ground_truth,
+    verify_ground_truth,
 )
 from rrsis_bench.metrics import (
     CountArrays,
@@ -46,6 +47,7 @@ __all__ = [
     "iter_ground_truth",
     "read_ground_truth",
     "score",
+    "verify_ground_truth",
 ]
 
 
@@ -134,6 +136,7 @@ def score(
     seed: int = 0,
     num_proc: int = 1,
     progress: bool | None = None,
+    verify: bool = True,
 ) -> ScoreReport:
     """Score predictions against a built dataset under a protocol.
 
@@ -158,10 +161,13 @@ def score(
         seed: Bootstrap seed.
         num_proc: Processes for decoding PNGs and resizing.
         progress: Show a progress bar (``None``: the process-wide setting).
+        verify: Check the scored splits' shards against the sha256 in the manifest first
+            (recorded as ``dataset.verified`` in the report).
 
     Raises:
         PredictionError: If predictions and ground truth do not align (every problem listed).
-        DatasetNotFoundError: If the dataset or a split is missing.
+        IntegrityError: If a shard of a scored split was modified since the build.
+        DatasetNotFoundError: If the dataset, a split or a shard is missing.
         UnknownNameError: For an unknown protocol, format, exclusion list or breakdown.
         FormatError: For a syntax error in a JSON/JSONL file (with the line number).
     """
@@ -169,6 +175,8 @@ def score(
     ds = dataset if isinstance(dataset, BuiltDataset) else open_dataset(dataset)
     splits = _splits(ds, split)
     _check_by(by)
+    if verify:
+        verify_ground_truth(ds, splits, progress=progress)
     table, gt, preds, n_missing = _score_table(
         predictions,
         ds,
@@ -187,6 +195,7 @@ def score(
         proto,
         requested=protocol if isinstance(protocol, str) else proto.name,
         dataset=ds,
+        verified=verify,
         splits=splits,
         excluded=gt.excluded,
         set_aside=gt.set_aside,
@@ -231,13 +240,20 @@ def compare(
         top: How many samples that changed most to list.
         n_boot: Bootstrap replicates for the interval of the difference.
         seed: Bootstrap seed (the same resamples for A and B).
-        **options: Any other keyword of :func:`score` (``allow_missing``, ``exclude``, ...).
+        **options: Any other keyword of :func:`score` (``allow_missing``, ``exclude``,
+            ``verify``, ...); the shards are verified once, for both runs.
 
     Raises:
         PredictionError: If either prediction set does not align with the ground truth.
+        IntegrityError: If a shard of a scored split was modified since the build.
     """
     ds = dataset if isinstance(dataset, BuiltDataset) else open_dataset(dataset)
-    kw = {"by": (), "n_boot": 0, "seed": seed, **options}
+    verify = bool(options.pop("verify", True))
+    if verify:
+        verify_ground_truth(ds, _splits(ds, split), progress=options.get("progress"))
+    kw = {"by": (), "n_boot": 0, "seed": seed, **options, "verify": False}
     a = score(predictions_a, ds, split, protocol, **kw)
     b = score(predictions_b, ds, split, protocol, **kw)
+    for report in (a, b):
+        report.dataset["verified"] = verify
     return CompareReport.from_reports(a, b, top=top, n_boot=n_boot, seed=seed)

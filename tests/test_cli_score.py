@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from data.scoring.data import GtCase, write_gt_dataset
+from data.scoring.data import GtCase, rewrite_mask, write_gt_dataset
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -225,6 +226,35 @@ def test_compare_command(tmp_path: Path, built: Path) -> None:
             "delta": 1.0,
         }
     ]
+
+
+def test_a_modified_build_is_refused_unless_no_verify(tmp_path: Path, built: Path) -> None:
+    good = str(_good(tmp_path))
+    out = tmp_path / "r.json"
+    ok = runner.invoke(app, ["score", good, "-d", str(built), "--json", str(out), "-q"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(out.read_text())["dataset"]["verified"] is True
+    copy = tmp_path / "copy"
+    shutil.copytree(built, copy)
+    shard = rewrite_mask(copy, "test", "s1", np.zeros((10, 12), np.uint8))
+    expected = f"{shard}: shard of split test was modified or damaged since the build"
+    _fails(["score", good, "-d", str(copy)], expected)
+    _fails(["compare", good, good, "-d", str(copy)], expected)
+    res = runner.invoke(
+        app, ["score", good, "-d", str(copy), "--no-verify", "--json", str(out), "-q"]
+    )
+    assert res.exit_code == 0, res.output
+    d = json.loads(out.read_text())
+    assert d["dataset"]["verified"] is False
+    assert d["metrics"]["oiou"] == 200 / 3  # s1's pixels now count in ΣU only
+    assert "(shards not verified: --no-verify)" in res.stdout
+    cmp = runner.invoke(
+        app,
+        ["compare", good, good, "-d", str(copy), "--no-verify", "--json", str(out), "-q"],
+    )
+    assert cmp.exit_code == 0, cmp.output
+    assert "ground truth shards not verified (--no-verify)" in cmp.stdout
+    assert json.loads(out.read_text())["dataset"]["verified"] is False
 
 
 def test_protocols_command() -> None:

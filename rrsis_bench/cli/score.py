@@ -66,6 +66,13 @@ ResizeOpt = Annotated[
 BootOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap replicates (0: none).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Bootstrap seed.")]
 NumProcOpt = Annotated[int, typer.Option("--num-proc", min=1, help="Processes for PNG decoding.")]
+NoVerifyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-verify",
+        help="Skip checking the split's shards against the sha256 in manifest.json.",
+    ),
+]
 
 _NAMES = {
     "oiou": ("oIoU", "overall IoU = cIoU"),
@@ -124,7 +131,10 @@ def _print_score(report: Any) -> None:
             "N-acc/T-acc (GRES convention, no-target = positive): "
             f"TP {c['tp']:,}, FN {c['fn']:,}, FP {c['fp']:,}, TN {c['tn']:,}"
         )
-    lines.append(f"ΣI {c['sum_i']:,}, ΣU {c['sum_u']:,}; gt_sha256 {json.dumps(ds['gt_sha256'])}")
+    checked = "" if ds["verified"] else " (shards not verified: --no-verify)"
+    lines.append(
+        f"ΣI {c['sum_i']:,}, ΣU {c['sum_u']:,}; gt_sha256 {json.dumps(ds['gt_sha256'])}{checked}"
+    )
     if d["missing"]:
         lines.append(f"missing predictions scored as wrong: {d['missing']:,}")
     for name, info in ds["excluded"].items():
@@ -191,6 +201,7 @@ def score(
     bootstrap: BootOpt = 1000,
     seed: SeedOpt = 0,
     num_proc: NumProcOpt = 1,
+    no_verify: NoVerifyOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -213,6 +224,7 @@ def score(
             n_boot=bootstrap,
             seed=seed,
             num_proc=num_proc,
+            verify=not no_verify,
         )
     except PredictionError as exc:
         if debug:
@@ -250,6 +262,7 @@ def compare(
     bootstrap: BootOpt = 1000,
     seed: SeedOpt = 0,
     num_proc: NumProcOpt = 1,
+    no_verify: NoVerifyOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -273,6 +286,7 @@ def compare(
             exclude=exclude,
             resize_predictions=resize_predictions,
             num_proc=num_proc,
+            verify=not no_verify,
         )
     except PredictionError as exc:
         if debug:
@@ -302,6 +316,8 @@ def compare(
         f"of {s['n']:,}; A = {predictions_a}, B = {predictions_b}",
         markup=False,
     )
+    if not d["dataset"]["verified"]:
+        console.print("ground truth shards not verified (--no-verify)", markup=False)
     if d["changed_most"]:
         c = Table(title="samples that changed most")
         for col in ("sample_id", "target_type", "IoU A", "IoU B", "Δ"):

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from PIL import Image
 
 from rrsis_bench import masks
@@ -92,6 +94,19 @@ def write_gt_dataset(out: Path, cases: list[GtCase], name: str = "toy-scoring") 
     card = CardInfo(name, "Toy scoring set", "CC-BY-4.0", "@misc{toy}", "", "tests", "native")
     inputs = BuildInputs(name, "toy", "1", card, {}, {})
     return write_dataset(out, records, inputs, Report(name), progress=False)
+
+
+def rewrite_mask(ds: Path, split: str, sample_id: str, mask: np.ndarray) -> Path:
+    """Replace one ground-truth mask inside a shard, as a hand edit of a build would."""
+    shard = next((ds / "data").glob(f"{split}-*.parquet"))
+    table = pq.read_table(shard)
+    rows = table.to_pylist()
+    for row in rows:
+        for e in row["expressions"]:
+            if e["sample_id"] == sample_id:
+                e["mask"] = masks.encode(mask)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), shard)
+    return shard
 
 
 def _box(h: int, w: int, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
