@@ -164,9 +164,15 @@ class ScoreReport:
         return p
 
     def per_sample_rows(self) -> list[dict[str, Any]]:
-        """One dict per sample: id, split, target type, categories, size bin, counts, IoU."""
+        """One dict per sample: id, split, target type, categories, size bin, counts, IoU.
+
+        ``i`` and ``u`` are the sample's own ``|P ∩ G|`` and ``|P ∪ G|`` on the evaluation grid;
+        ``sum_i`` and ``sum_u`` are what it adds to ΣI and ΣU under the protocol's no-target
+        rule, so their column sums are the report's ``counts.sum_i`` and ``counts.sum_u``.
+        """
         t = self.table
-        iou = per_sample(t.counts, self.protocol).iou
+        ps = per_sample(t.counts, self.protocol)
+        iou = ps.iou
         rows = []
         for k, sid in enumerate(t.sample_ids):
             v = float(iou[k])
@@ -179,6 +185,8 @@ class ScoreReport:
                     "size_bin": t.size_bins[k],
                     "i": int(t.counts.i[k]),
                     "u": int(t.counts.u[k]),
+                    "sum_i": int(ps.i[k]),
+                    "sum_u": int(ps.u[k]),
                     "pred_area": int(t.counts.p[k]),
                     "gt_area": int(t.counts.g[k]),
                     "iou": v if math.isfinite(v) else None,

@@ -248,6 +248,30 @@ def test_per_sample_files(edge, tmp_path: Path) -> None:
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 24
 
 
+@pytest.mark.parametrize(
+    "protocol", ["native", "gres", "lavt", "lgce", "caris", "segearth-r1", "rsrefseg"]
+)
+def test_per_sample_contributions_add_up_to_the_report(edge, tmp_path: Path, protocol) -> None:
+    r = score(edge["jsonl"], edge["ds"], "test", protocol, n_boot=0, by=())
+    r.write_per_sample(tmp_path / "s.csv")
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    sum_i = sum(int(x["sum_i"]) for x in rows)
+    sum_u = sum(int(x["sum_u"]) for x in rows)
+    assert (sum_i, sum_u) == (r.counts["sum_i"], r.counts["sum_u"])
+    if protocol in ("native", "gres", "lavt"):
+        assert r.metrics["oiou"] == sum_i * 100.0 / sum_u
+    else:  # float32 arithmetic, or SegEarth-R1's ΣI / (ΣU + 1e-10)
+        assert r.metrics["oiou"] == pytest.approx(sum_i * 100.0 / sum_u, rel=1e-6)
+    if r.protocol.no_target_rule == "separate":
+        row = {x["sample_id"]: {k: int(x[k]) for k in ("i", "u", "sum_i", "sum_u")} for x in rows}
+        # a perfect mask flagged no_target: true adds I = 0 but still its union
+        u = row["tgt-flag-nt"]["u"]
+        assert u > 0 and row["tgt-flag-nt"] == {"i": u, "u": u, "sum_i": 0, "sum_u": u}
+        # a no-target sample rightly flagged no_target: true adds nothing despite stray pixels
+        assert row["nt-flag-fp"]["u"] > 0
+        assert (row["nt-flag-fp"]["sum_i"], row["nt-flag-fp"]["sum_u"]) == (0, 0)
+
+
 def test_several_splits_exclusions_and_policy(tmp_path: Path) -> None:
     g = _box(10, 10)
     gts = [
