@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rrsis_bench import __version__
+from rrsis_bench.errors import FormatError
 from rrsis_bench.metrics import (
     CountArrays,
     Protocol,
@@ -198,8 +199,12 @@ class ScoreReport:
         return rows
 
     def write_per_sample(self, path: str | Path) -> Path:
-        """Write per-sample rows as ``.csv``, ``.json`` (a list) or ``.jsonl``."""
-        p = Path(path)
+        """Write per-sample rows as ``.csv``, ``.json`` (a list) or ``.jsonl``.
+
+        Raises:
+            FormatError: If the file name has another extension (nothing is written).
+        """
+        p = check_per_sample_path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
         rows = self.per_sample_rows()
         if p.suffix.lower() == ".csv":
@@ -216,6 +221,24 @@ class ScoreReport:
         else:
             p.write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
         return p
+
+
+PER_SAMPLE_SUFFIXES = (".csv", ".json", ".jsonl")
+
+
+def check_per_sample_path(path: str | Path) -> Path:
+    """The path of a per-sample file, if its extension says ``.csv``, ``.json`` or ``.jsonl``.
+
+    Raises:
+        FormatError: For any other extension.
+    """
+    p = Path(path)
+    if p.suffix.lower() not in PER_SAMPLE_SUFFIXES:
+        what = f"as {p.suffix!r}" if p.suffix else "to a file without extension"
+        raise FormatError(
+            f"cannot write per-sample rows {what}; name the file .csv, .json or .jsonl", p
+        )
+    return p
 
 
 def build_report(

@@ -228,6 +228,17 @@ def test_compare_command(tmp_path: Path, built: Path) -> None:
     ]
 
 
+def test_per_sample_refuses_other_extensions(tmp_path: Path, built: Path) -> None:
+    good = str(_good(tmp_path))
+    for name, what in (("x.parquet", "as '.parquet'"), ("rows", "to a file without extension")):
+        target = tmp_path / name
+        _fails(
+            ["score", good, "-d", str(built), "--per-sample", str(target)],
+            f"{target}: cannot write per-sample rows {what}; name the file .csv, .json or .jsonl",
+        )
+        assert not target.exists()
+
+
 def test_a_modified_build_is_refused_unless_no_verify(tmp_path: Path, built: Path) -> None:
     good = str(_good(tmp_path))
     out = tmp_path / "r.json"

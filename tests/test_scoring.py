@@ -12,7 +12,12 @@ from data.scoring.data import GtCase, PredCase, edge_cases, write_gt_dataset
 from PIL import Image
 
 import rrsis_bench
-from rrsis_bench.errors import DatasetNotFoundError, PredictionError, UnknownNameError
+from rrsis_bench.errors import (
+    DatasetNotFoundError,
+    FormatError,
+    PredictionError,
+    UnknownNameError,
+)
 from rrsis_bench.predictions import write_predictions
 from rrsis_bench.scoring import compare, score
 from rrsis_bench.store import open_dataset
@@ -246,6 +251,9 @@ def test_per_sample_files(edge, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "s.json").read_text())[0].keys() == rows[0].keys()
     r.write_per_sample(tmp_path / "s.jsonl")
     assert len((tmp_path / "s.jsonl").read_text().splitlines()) == 24
+    with pytest.raises(FormatError, match="cannot write per-sample rows as '.parquet'"):
+        r.write_per_sample(tmp_path / "s.parquet")
+    assert not (tmp_path / "s.parquet").exists()
 
 
 @pytest.mark.parametrize(

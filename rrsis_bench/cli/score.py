@@ -206,8 +206,11 @@ def score(
     debug: DebugOpt = False,
 ) -> None:
     """Score predictions against a built dataset: oIoU, mIoU, Pr@t, N-acc, T-acc."""
+    from rrsis_bench.score_report import check_per_sample_path
     from rrsis_bench.scoring import score as score_fn
 
+    if per_sample is not None:
+        check_per_sample_path(per_sample)
     try:
         report = score_fn(
             predictions,
