@@ -9,6 +9,7 @@ a protocol that scores at the ground-truth size are counted without decoding.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -186,6 +187,10 @@ def count_samples(
                     continue
                 n_missing += 1
                 pending.append((idx, ("missing", None, None, s, protocol, False)))
+            elif (where := predictions.split_of(sid)) not in (None, s.split):
+                problems[sid] = (
+                    f"wrong split: its prediction is in {where}/, but the sample is in {s.split}"
+                )
             else:
                 pred = predictions.get(sid)
                 if pred.path is not None:
@@ -223,7 +228,15 @@ def _summary(predictions: PredictionSet, problems: list[tuple[str, str]]) -> str
         word = msg.split(":", 1)[0]
         word = (
             word
-            if word in ("missing", "unknown sample id", "wrong size", "not binary", "unreadable")
+            if word
+            in (
+                "missing",
+                "unknown sample id",
+                "wrong size",
+                "wrong split",
+                "not binary",
+                "unreadable",
+            )
             else ("duplicate" if "duplicate" in msg else "invalid")
         )
         kinds[word] = kinds.get(word, 0) + 1
@@ -234,3 +247,18 @@ def _summary(predictions: PredictionSet, problems: list[tuple[str, str]]) -> str
         else ""
     )
     return f"{predictions.path}: predictions do not match the ground truth ({parts}){hint}"
+
+
+def write_problems(problems: Sequence[tuple[str, str]], path: str | Path) -> Path:
+    """Write alignment problems as JSON lines ``{"sample_id": ..., "problem": ...}``.
+
+    Args:
+        problems: ``(sample_id, problem)`` pairs, e.g. :attr:`PredictionError.problems`.
+        path: The file to write (replaced; an empty file when there is no problem).
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with open(p, "w", encoding="utf-8") as f:
+        for sid, why in problems:
+            f.write(json.dumps({"sample_id": sid, "problem": why}, ensure_ascii=False) + "\n")
+    return p

@@ -123,6 +123,7 @@ class PredictionError(RRSISBenchError, ValueError):
     """
 
     def __init__(self, summary: str, problems: Sequence[tuple[str, str]] = ()):
+        self.summary = summary
         self.problems = list(problems)
         msg = summary
         if self.problems:

@@ -99,7 +99,7 @@ def _score_table(
     preds = (
         predictions
         if isinstance(predictions, PredictionSet)
-        else open_predictions(predictions, format, score_threshold=score_threshold)
+        else open_predictions(predictions, format, score_threshold=score_threshold, splits=splits)
     )
     try:
         counts, n_missing = count_samples(
@@ -141,8 +141,9 @@ def score(
     """Score predictions against a built dataset under a protocol.
 
     Args:
-        predictions: A PNG folder, ``predictions.jsonl``, a COCO-results ``.json`` or an open
-            :class:`~rrsis_bench.predictions.PredictionSet`.
+        predictions: A PNG folder, ``predictions.jsonl``, a COCO-results ``.json``, a folder
+            with one of these per split (``<split>/predictions.jsonl``, as ``rrsis-bench
+            predict`` writes) or an open :class:`~rrsis_bench.predictions.PredictionSet`.
         dataset: A registered dataset name, a build folder or a :class:`BuiltDataset`.
         split: One split, or several (``"val,test"`` or a list) scored together with a
             per-split breakdown.

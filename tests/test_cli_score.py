@@ -174,20 +174,59 @@ def test_split_the_dataset_lacks_and_missing_dataset(tmp_path: Path, built: Path
     )
 
 
-def test_more_than_five_problems_are_all_listed(tmp_path: Path) -> None:
-    ds = write_gt_dataset(tmp_path / "ds", [GtCase(f"s{k}", _box()) for k in range(8)])
+def test_problems_are_capped_at_ten_and_written_in_full(tmp_path: Path) -> None:
+    ds = write_gt_dataset(tmp_path / "ds", [GtCase(f"s{k}", _box()) for k in range(30)])
     pj = write_predictions({"s0": _box()}, tmp_path / "p.jsonl")
     res = runner.invoke(app, ["score", str(pj), "-d", str(ds)])
     assert res.exit_code == 1
     lines = res.stderr.strip().splitlines()
-    assert lines[0].startswith("error: ") and "(7 missing)" in lines[0] and "and 2 more" in lines[0]
-    assert lines[1] == "all 7 problems:"
-    assert lines[2:] == [f"  s{k}: missing: no prediction for this sample" for k in range(1, 8)]
+    assert lines[0] == (
+        f"error: {pj}: predictions do not match the ground truth (29 missing); pass "
+        "--allow-missing to score missing predictions as wrong (29 problems)"
+    )
+    assert lines[1:11] == [f"  s{k}: missing: no prediction for this sample" for k in range(1, 11)]
+    assert lines[11:] == ["  … and 19 more (--problems FILE writes all of them)"]
+    out = tmp_path / "problems.jsonl"
+    res = runner.invoke(app, ["score", str(pj), "-d", str(ds), "--problems", str(out)])
+    assert res.exit_code == 1
+    assert res.stderr.strip().splitlines()[-1] == f"  … and 19 more (all 29 written to {out})"
+    assert [json.loads(x) for x in out.read_text().splitlines()] == [
+        {"sample_id": f"s{k}", "problem": "missing: no prediction for this sample"}
+        for k in range(1, 30)
+    ]
     ok = runner.invoke(
-        app, ["score", str(pj), "-d", str(ds), "--allow-missing", "--bootstrap", "0"]
+        app,
+        ["score", str(pj), "-d", str(ds), "--allow-missing", "-q", "--problems", str(out)],
     )
     assert ok.exit_code == 0
-    assert "missing predictions scored as wrong: 7" in ok.stdout
+    assert "missing predictions scored as wrong: 29" in ok.stdout
+    assert out.read_text() == ""  # a clean run leaves no stale problems behind
+
+
+def test_a_folder_per_split_as_predict_writes_it(tmp_path: Path) -> None:
+    from rrsis_bench.predictors import run_predictor
+
+    gts = [GtCase(f"v{k}", _box(), split="val") for k in range(3)]
+    gts += [GtCase(f"t{k}", _box()) for k in range(3)] + [GtCase("r0", _box(), split="train")]
+    ds = write_gt_dataset(tmp_path / "ds", gts)
+    preds = tmp_path / "preds" / "empty"
+    run_predictor("empty", ds, ["val", "test"], preds)
+    out = tmp_path / "r.json"
+    res = runner.invoke(
+        app, ["score", str(preds), "-d", str(ds), "-s", "val,test", "--json", str(out), "-q"]
+    )
+    assert res.exit_code == 0, res.output
+    d = json.loads(out.read_text())
+    assert d["dataset"]["n_samples"] == 6 and d["metrics"]["oiou"] == 0.0
+    assert d["predictions"] == {"path": str(preds), "format": "jsonl"}
+    one = runner.invoke(app, ["score", str(preds), "-d", str(ds), "-s", "test", "-q"])
+    assert one.exit_code == 0, one.output
+    assert "toy-scoring test: 3 samples" in one.stdout
+    _fails(
+        ["score", str(preds), "-d", str(ds), "-s", "train,val"],
+        f"{preds}: holds one folder per split (val/predictions.jsonl, test/predictions.jsonl) "
+        "but none for train: add train/ or score the splits it holds (--split val,test)",
+    )
 
 
 def test_compare_command(tmp_path: Path, built: Path) -> None:

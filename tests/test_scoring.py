@@ -320,6 +320,38 @@ def test_several_splits_exclusions_and_policy(tmp_path: Path) -> None:
         score(pj, ds, "test", by=["colour"])
 
 
+def test_a_folder_per_split_files_each_sample_under_its_split(tmp_path: Path) -> None:
+    g = _box(10, 10)
+    gts = [GtCase("v1", g, split="val"), GtCase("t1", g), GtCase("t2", g)]
+    ds = write_gt_dataset(tmp_path / "ds", gts)
+    preds = tmp_path / "preds"
+    write_predictions({"v1": g}, preds / "val" / "predictions.jsonl")
+    write_predictions({"t1": g, "t2": g}, preds / "test", "png")
+    r = score(preds, ds, "val,test", n_boot=0)
+    assert r.metrics["oiou"] == 100.0 and r.dataset["n_samples"] == 3
+    assert r.predictions == {"path": str(preds), "format": "jsonl"}
+    # a sample filed under another split's folder, and one filed twice
+    write_predictions({"v1": g, "t2": g}, preds / "val" / "predictions.jsonl", overwrite=True)
+    with pytest.raises(PredictionError) as exc:
+        score(preds, ds, "val,test", n_boot=0)
+    assert exc.value.problems == [
+        ("t2", "duplicate prediction: in val/ and in test/"),
+    ]
+    (preds / "test" / "t2.png").unlink()
+    with pytest.raises(PredictionError) as exc:
+        score(preds, ds, "val,test", n_boot=0)
+    assert exc.value.problems == [
+        ("t2", "wrong split: its prediction is in val/, but the sample is in test"),
+    ]
+    # scoring val alone: t2 is no val sample
+    with pytest.raises(PredictionError, match="t2: unknown sample id"):
+        score(preds, ds, "val", n_boot=0)
+    # only the scored splits' folders are read
+    (preds / "val" / "predictions.jsonl").write_text("{not json\n")
+    r = score(preds, ds, "test", n_boot=0, allow_missing=True)
+    assert r.missing == 1 and r.dataset["n_samples"] == 2
+
+
 def test_compare_paired(edge, tmp_path: Path) -> None:
     perfect = [
         PredCase(g.sample_id, g.mask, True if g.target_type == "none" else None)

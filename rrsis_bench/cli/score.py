@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from rrsis_bench.alignment import write_problems
 from rrsis_bench.cli.common import (
     DebugOpt,
     QuietOpt,
@@ -66,6 +67,13 @@ ResizeOpt = Annotated[
 BootOpt = Annotated[int, typer.Option("--bootstrap", min=0, help="Bootstrap replicates (0: none).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Bootstrap seed.")]
 NumProcOpt = Annotated[int, typer.Option("--num-proc", min=1, help="Processes for PNG decoding.")]
+ProblemsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--problems",
+        help="Write every alignment problem here as JSON lines (sample_id, problem).",
+    ),
+]
 NoVerifyOpt = Annotated[
     bool,
     typer.Option(
@@ -152,13 +160,30 @@ def _print_score(report: Any) -> None:
         _print_breakdown(key, groups, list(d["metrics"]))
 
 
-def _fail_with_all_problems(exc: PredictionError) -> None:
-    """Print the error line, then every problem (the line shows only the first five)."""
-    print_error(str(exc))
-    if len(exc.problems) > 5:
-        err_console.print(f"all {len(exc.problems):,} problems:", markup=False)
-        for sid, why in exc.problems:
+_SHOWN = 10
+"""Problems printed under the error line; ``--problems FILE`` writes all of them."""
+
+
+def _fail_with_problems(exc: PredictionError, problems_out: Path | None) -> None:
+    """Print the error line and at most ten problems; write all of them to ``problems_out``."""
+    n = len(exc.problems)
+    if problems_out is not None:
+        write_problems(exc.problems, problems_out)
+    if n <= 5:  # the error line already names every problem
+        print_error(str(exc))
+    else:
+        print_error(f"{exc.summary} ({n:,} problems)")
+        for sid, why in exc.problems[:_SHOWN]:
             err_console.print(f"  {sid}: {why}", markup=False)
+        if n > _SHOWN:
+            where = (
+                f"all {n:,} written to {problems_out}"
+                if problems_out is not None
+                else "--problems FILE writes all of them"
+            )
+            err_console.print(f"  … and {n - _SHOWN:,} more ({where})", markup=False)
+    if problems_out is not None and n <= _SHOWN:
+        err_console.print(f"problems written to {problems_out}", markup=False)
     raise typer.Exit(1)
 
 
@@ -201,6 +226,7 @@ def score(
     bootstrap: BootOpt = 1000,
     seed: SeedOpt = 0,
     num_proc: NumProcOpt = 1,
+    problems: ProblemsOpt = None,
     no_verify: NoVerifyOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -232,7 +258,9 @@ def score(
     except PredictionError as exc:
         if debug:
             raise
-        _fail_with_all_problems(exc)
+        _fail_with_problems(exc, problems)
+    if problems is not None:
+        write_problems([], problems)
     _print_score(report)
     if json_out is not None:
         report.write_json(json_out)
@@ -265,6 +293,7 @@ def compare(
     bootstrap: BootOpt = 1000,
     seed: SeedOpt = 0,
     num_proc: NumProcOpt = 1,
+    problems: ProblemsOpt = None,
     no_verify: NoVerifyOpt = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -294,7 +323,9 @@ def compare(
     except PredictionError as exc:
         if debug:
             raise
-        _fail_with_all_problems(exc)
+        _fail_with_problems(exc, problems)
+    if problems is not None:
+        write_problems([], problems)
     d = rep.to_json()
     t = Table(
         title=f"{d['dataset']['name']} {d['dataset']['split']}: B − A under {d['protocol']['name']}"

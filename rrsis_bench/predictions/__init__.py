@@ -8,7 +8,9 @@
 3. A COCO-results-style JSON list of ``{"sample_id", "segmentation": RLE, "score"}``: the
    entries of one sample with ``score ≥ score_threshold`` (or no score) are united.
 
-An explicit ``no_target`` wins over the mask. Reading streams: a PNG folder and a JSONL file
+A folder holding one such folder per split (``<split>/predictions.jsonl``, what
+``rrsis-bench predict`` writes) is read split by split. An explicit ``no_target`` wins over
+the mask. Reading streams: a PNG folder and a JSONL file
 are indexed (names, byte offsets) and each mask is read when it is scored. A COCO-results
 list is one JSON document and is parsed whole; prefer JSONL for very large sets.
 
@@ -31,6 +33,7 @@ from rrsis_bench.predictions.checks import (
     rle_problem,
     rle_problems,
 )
+from rrsis_bench.predictions.per_split import SplitPredictions
 from rrsis_bench.predictions.readers import (
     FORMATS,
     CocoPredictions,
@@ -53,6 +56,7 @@ __all__ = [
     "Prediction",
     "PredictionFormat",
     "PredictionSet",
+    "SplitPredictions",
     "as_rle",
     "detect_format",
     "open_predictions",

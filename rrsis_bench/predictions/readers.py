@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +50,10 @@ class PredictionSet:
     def get(self, sample_id: str) -> Prediction:
         """The prediction of one sample (``KeyError`` if there is none)."""
         raise NotImplementedError
+
+    def split_of(self, sample_id: str) -> str | None:
+        """The split a prediction was filed under (``None``: the set is not split by split)."""
+        return None
 
     def close(self) -> None:
         """Release open files."""
@@ -272,7 +277,8 @@ class CocoPredictions(PredictionSet):
 def detect_format(path: Path) -> PredictionFormat:
     """``png`` for a folder, ``jsonl`` for ``*.jsonl``, ``coco`` for ``*.json``.
 
-    A folder holding no PNG but a ``predictions.jsonl`` is read as that file.
+    A folder holding no PNG but a ``predictions.jsonl`` is read as that file (see
+    :func:`open_predictions` for a folder per split).
 
     Raises:
         FormatError: If the path is neither.
@@ -296,17 +302,25 @@ def open_predictions(
     format: str | None = None,
     *,
     score_threshold: float = 0.5,
+    splits: Sequence[str] | None = None,
 ) -> PredictionSet:
     """Open predictions in any of the three forms.
 
+    A folder with no PNG and no ``predictions.jsonl`` but with ``train/``, ``val/`` or
+    ``test/`` folders (what ``rrsis-bench predict`` writes: ``<split>/predictions.jsonl``) is
+    read one folder per split: those of ``splits``, or all of them when ``splits`` is ``None``.
+
     Args:
-        path: A PNG folder, a ``.jsonl`` file or a ``.json`` COCO-results list.
+        path: A PNG folder, a ``.jsonl`` file, a ``.json`` COCO-results list or a folder with
+            one such folder per split.
         format: ``png``, ``jsonl`` or ``coco``; detected from ``path`` when ``None``.
         score_threshold: COCO results: entries with a lower ``score`` are dropped before uniting.
+        splits: The splits to be scored (canonical names), for a folder per split.
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
-        FormatError: On a syntax error (with its line number) or an unknown layout.
+        FormatError: On a syntax error (with its line number), an unknown layout, or a
+            folder per split that lacks one of ``splits``.
         UnknownNameError: If ``format`` is not one of the three.
     """
     p = Path(path)
@@ -323,6 +337,12 @@ def open_predictions(
         has_png = any(n.lower().endswith(".png") for n in os.listdir(p))
         if not has_png and (p / "predictions.jsonl").is_file():
             return JsonlPredictions(p / "predictions.jsonl")
+        from rrsis_bench.predictions.per_split import SplitPredictions, split_folders
+
+        if not has_png and split_folders(p):
+            return SplitPredictions(
+                p, splits, lambda part: open_predictions(part, score_threshold=score_threshold)
+            )
         return PngPredictions(p)
     if p.is_dir():
         raise FormatError(f"--format {fmt} needs a file, but this is a folder", p)
