@@ -1,8 +1,8 @@
 """Score reports: the typed result of :func:`rrsis_bench.score` and its JSON form.
 
 The JSON schema is ``rrsis-bench/score/1`` (see the README's Scoring section): the protocol
-with all its rules, the dataset, split(s), sample count and the split's ``gt_sha256`` from the
-manifest, the metrics in percent (undefined values as ``null`` with the reason under
+with all its rules, the dataset, split(s), sample count, ``gt_sha256`` from the manifest as
+``{split: sha256}`` and whether the shards were verified against it, the metrics in percent (undefined values as ``null`` with the reason under
 ``undefined``, never NaN), bootstrap intervals, breakdowns and the counts they come from.
 A paired comparison of two prediction sets is ``rrsis-bench/compare/1``.
 """
@@ -55,7 +55,9 @@ class SampleTable:
 
 def _group_result(table: SampleTable, index: list[int], proto: Protocol) -> dict[str, Any]:
     cats = table.first_categories()
-    res = compute_metrics(table.counts.take(index), proto, [cats[k] for k in index])
+    res = compute_metrics(
+        table.counts.take(index), proto, [cats[k] for k in index], whole=table.counts
+    )
     return {
         "n": len(index),
         "metrics": res.values,
@@ -279,7 +281,7 @@ def build_report(
         "path": str(dataset.path),
         "split": ",".join(splits),
         "n_samples": len(table.sample_ids),
-        "gt_sha256": gt_sha[splits[0]] if len(splits) == 1 else gt_sha,
+        "gt_sha256": gt_sha,
         "verified": verified,
         "excluded": excluded,
     }

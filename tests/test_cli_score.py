@@ -81,6 +81,9 @@ def test_score_prints_every_metric_with_aliases(tmp_path: Path, built: Path) -> 
         assert needle in text, needle
     d = json.loads(out.read_text())
     assert d["metrics"]["oiou"] == 100.0 and d["metrics"]["n_acc"] == 100.0
+    sha = d["dataset"]["gt_sha256"]["test"]
+    assert f"ΣI 72, ΣU 72; gt_sha256 test {sha}" in text
+    assert "95% CI" in text
     assert (
         per.read_text()
         .splitlines()[0]
@@ -97,6 +100,7 @@ def test_score_compat_protocol_is_labelled(tmp_path: Path, built: Path) -> None:
     assert "compat protocol lavt (as remotesam)" in res.stdout
     assert "resolution: 896x896, PIL NEAREST (aspect ratio not kept)" in res.stdout
     assert "note: compat protocol: reproduces yz93/LAVT-RIS test.py" in res.stdout
+    assert "95% CI" not in res.stdout  # --bootstrap 0: no interval column
 
 
 def test_corrupt_png(tmp_path: Path, built: Path) -> None:
@@ -252,6 +256,11 @@ def test_compare_command(tmp_path: Path, built: Path) -> None:
     )
     assert res.exit_code == 0, res.output
     assert "per-sample IoU: 1 improved, 0 worse, 3 unchanged of 4" in res.stdout
+    assert "95% CI of B − A" in res.stdout
+    good = str(tmp_path / "good.jsonl")
+    plain = runner.invoke(app, ["compare", str(a), good, "-d", str(built), "--bootstrap", "0"])
+    assert plain.exit_code == 0, plain.output
+    assert "B − A" in plain.stdout and "95% CI" not in plain.stdout
     assert "samples that changed most" in res.stdout
     d = json.loads(out.read_text())
     assert d["difference"]["miou"] == 25.0

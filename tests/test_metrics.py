@@ -202,6 +202,25 @@ def test_no_no_target_sample_native_null_gres_zero() -> None:
     assert "the peer then sets N-acc and T-acc to 0" in g.notes[0]
 
 
+def test_nt_acc_per_group_within_the_scored_split() -> None:
+    tn, fp = SampleCounts(3, 4, 3, 4), SampleCounts(0, 4, 0, 4, pred_nt=True)
+    tp = SampleCounts(0, 0, 0, 0, True, True)
+    whole = _arrays(tn, fp, tp)
+    targeted = compute_metrics(_arrays(tn, fp), get_protocol("native"), whole=whole)
+    assert (targeted.values["n_acc"], targeted.values["t_acc"]) == (None, 50.0)
+    assert targeted.undefined == {"n_acc": "this group has no no-target sample"}
+    none = compute_metrics(_arrays(tp), get_protocol("gres"), whole=whole)
+    assert (none.values["n_acc"], none.values["t_acc"]) == (100.0, None)
+    assert none.undefined["t_acc"] == "this group has no targeted sample"
+    # a split without no-target samples: the split's rule applies to every group
+    alone = _arrays(tn, fp)
+    n = compute_metrics(_arrays(tn), get_protocol("native"), whole=alone)
+    assert (n.values["n_acc"], n.values["t_acc"]) == (None, None)
+    assert n.undefined["t_acc"].startswith("the split has no no-target sample")
+    g = compute_metrics(_arrays(tn), get_protocol("gres"), whole=alone)
+    assert (g.values["n_acc"], g.values["t_acc"]) == (0.0, 0.0)
+
+
 def test_segearth_int32_meters_wrap() -> None:
     big = 1 << 30
     c = _arrays(*[SampleCounts(big // 2, big, big // 2, big)] * 3)

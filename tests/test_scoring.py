@@ -185,7 +185,9 @@ def test_breakdowns_and_json(edge) -> None:
         "missing",
         "counts",
     }
-    assert d["protocol"]["name"] == "native" and d["protocol"]["resolution"] == "native"
+    # scored at each ground-truth mask's own size: no grid side
+    assert d["protocol"]["name"] == "native" and d["protocol"]["resolution"] is None
+    assert d["protocol"]["resize"] == "none"
     assert d["protocol"]["pr_rule"] == ">=" and d["protocol"]["thresholds"] == [
         0.5,
         0.6,
@@ -193,10 +195,10 @@ def test_breakdowns_and_json(edge) -> None:
         0.8,
         0.9,
     ]
-    assert (
-        d["dataset"]["gt_sha256"]
-        == open_dataset(edge["ds"]).manifest["splits"]["test"]["gt_sha256"]
-    )
+    # {split: sha} whether one split is scored or several
+    assert d["dataset"]["gt_sha256"] == {
+        "test": open_dataset(edge["ds"]).manifest["splits"]["test"]["gt_sha256"]
+    }
     assert d["dataset"]["n_samples"] == 24 and d["dataset"]["split"] == "test"
     assert d["ci"]["seed"] == 3 and d["ci"]["n_boot"] == 200
     assert d["ci"]["oiou"][0] <= d["metrics"]["oiou"] <= d["ci"]["oiou"][1]
@@ -204,6 +206,14 @@ def test_breakdowns_and_json(edge) -> None:
     assert list(tt) == ["single", "multi", "none"]
     assert [tt[k]["n"] for k in tt] == [19, 1, 4]
     assert tt["none"]["metrics"]["n_acc"] == 50.0
+    # per group: T-acc where the group has targeted samples, N-acc where it has no-target ones
+    assert (tt["single"]["metrics"]["n_acc"], tt["single"]["metrics"]["t_acc"]) == (
+        None,
+        100 * 16 / 19,
+    )
+    assert tt["single"]["undefined"] == {"n_acc": "this group has no no-target sample"}
+    assert tt["none"]["metrics"]["t_acc"] is None
+    assert tt["none"]["undefined"] == {"t_acc": "this group has no targeted sample"}
     size = d["breakdowns"]["size"]
     assert size["bins"] == ["<0.1%", "0.1-1%", "1-10%", ">=10%", "none"]
     assert sum(size[b]["n"] for b in size["bins"] if b in size) == 24

@@ -114,17 +114,16 @@ def _print_score(report: Any) -> None:
     t.add_column("metric")
     t.add_column("aliases")
     t.add_column("value", justify="right")
-    t.add_column("95% CI", justify="right")
-    ci = d["ci"] or {}
+    ci = d["ci"]
+    if ci is not None:  # --bootstrap 0: no interval, no column
+        t.add_column("95% CI", justify="right")
     for key, value in d["metrics"].items():
         name, aliases = _name(key)
-        interval = ci.get(key) if key in ("oiou", "miou") else None
-        t.add_row(
-            name,
-            aliases,
-            _fmt(value),
-            "" if not interval else f"[{interval[0]:.2f}, {interval[1]:.2f}]",
-        )
+        row = [name, aliases, _fmt(value)]
+        if ci is not None:
+            interval = ci.get(key) if key in ("oiou", "miou") else None
+            row.append("" if not interval else f"[{interval[0]:.2f}, {interval[1]:.2f}]")
+        t.add_row(*row)
     console.print(t)
     p = report.protocol
     lines = [
@@ -140,9 +139,8 @@ def _print_score(report: Any) -> None:
             f"TP {c['tp']:,}, FN {c['fn']:,}, FP {c['fp']:,}, TN {c['tn']:,}"
         )
     checked = "" if ds["verified"] else " (shards not verified: --no-verify)"
-    lines.append(
-        f"ΣI {c['sum_i']:,}, ΣU {c['sum_u']:,}; gt_sha256 {json.dumps(ds['gt_sha256'])}{checked}"
-    )
+    shas = ", ".join(f"{s} {sha}" for s, sha in ds["gt_sha256"].items())
+    lines.append(f"ΣI {c['sum_i']:,}, ΣU {c['sum_u']:,}; gt_sha256 {shas}{checked}")
     if d["missing"]:
         lines.append(f"missing predictions scored as wrong: {d['missing']:,}")
     for name, info in ds["excluded"].items():
@@ -330,19 +328,23 @@ def compare(
     t = Table(
         title=f"{d['dataset']['name']} {d['dataset']['split']}: B − A under {d['protocol']['name']}"
     )
-    for col in ("metric", "aliases", "A", "B", "B − A", "95% CI of B − A"):
+    with_ci = d["ci"]["n_boot"] > 0  # --bootstrap 0: no interval, no column
+    cols = ["metric", "aliases", "A", "B", "B − A"] + (["95% CI of B − A"] if with_ci else [])
+    for col in cols:
         t.add_column(col, justify="left" if col in ("metric", "aliases") else "right")
     for key, diff in d["difference"].items():
         name, aliases = _name(key)
-        interval = d["ci"].get(key) if key in ("oiou", "miou") else None
-        t.add_row(
+        row = [
             name,
             aliases,
             _fmt(d["a"]["metrics"][key]),
             _fmt(d["b"]["metrics"][key]),
             "null" if diff is None else f"{diff:+.2f}",
-            "" if not interval else f"[{interval[0]:+.2f}, {interval[1]:+.2f}]",
-        )
+        ]
+        if with_ci:
+            interval = d["ci"].get(key) if key in ("oiou", "miou") else None
+            row.append("" if not interval else f"[{interval[0]:+.2f}, {interval[1]:+.2f}]")
+        t.add_row(*row)
     console.print(t)
     s = d["summary"]
     console.print(

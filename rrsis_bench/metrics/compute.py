@@ -112,14 +112,23 @@ def passes(iou: np.ndarray, t: float, rule: str, dtype: str) -> np.ndarray:
 
 
 def compute_metrics(
-    c: CountArrays, protocol: Protocol, categories: Sequence[str] | None = None
+    c: CountArrays,
+    protocol: Protocol,
+    categories: Sequence[str] | None = None,
+    *,
+    whole: CountArrays | None = None,
 ) -> MetricResult:
     """Every metric of ``protocol`` from per-sample counts in dataset order.
+
+    N-acc and T-acc are reported when the scored split(s) hold a no-target sample; within a
+    group of samples (``whole`` given), N-acc needs a no-target and T-acc a targeted sample in
+    the group, and is null with the reason otherwise.
 
     Args:
         c: Per-sample counts on the protocol's grid.
         protocol: The protocol whose arithmetic to apply.
         categories: One category per sample (used by ``rsrefseg``'s per-category mean).
+        whole: For a breakdown group: the counts of every scored sample the group is part of.
     """
     n = len(c)
     ps = per_sample(c, protocol)
@@ -148,6 +157,8 @@ def compute_metrics(
         _rsrefseg(c, ps, protocol, res, categories)
     else:  # pragma: no cover - guarded by the Protocol type
         raise ValueError(f"unknown arithmetic {arith!r}")
+    if protocol.reports_nt_acc:
+        _nt_acc(res, protocol, whole)
     return res
 
 
@@ -195,13 +206,12 @@ def _float64_family(c: CountArrays, ps: PerSample, protocol: Protocol, res: Metr
         else:
             _set(res, "miou", 100.0 * math.fsum(ps.iou.tolist()) / n)
     _pr(res, ps, protocol)
-    if protocol.reports_nt_acc:
-        _nt_acc(res, protocol)
 
 
-def _nt_acc(res: MetricResult, protocol: Protocol) -> None:
+def _nt_acc(res: MetricResult, protocol: Protocol, whole: CountArrays | None) -> None:
     k = res.counts
-    if k["n_no_target"] == 0:
+    in_split = bool(whole.gt_empty.any()) if whole is not None else k["n_no_target"] > 0
+    if not in_split:
         if protocol.arithmetic == "gres":
             res.values["n_acc"] = res.values["t_acc"] = 0.0
             res.notes.append(
@@ -212,9 +222,13 @@ def _nt_acc(res: MetricResult, protocol: Protocol) -> None:
             _set(res, "n_acc", None, why)
             _set(res, "t_acc", None, why)
         return
-    _set(res, "n_acc", 100.0 * k["tp"] / (k["tp"] + k["fn"]))
+    scope = "the split" if whole is None else "this group"
+    if k["tp"] + k["fn"] == 0:
+        _set(res, "n_acc", None, f"{scope} has no no-target sample")
+    else:
+        _set(res, "n_acc", 100.0 * k["tp"] / (k["tp"] + k["fn"]))
     if k["tn"] + k["fp"] == 0:
-        _set(res, "t_acc", None, "the split has no targeted sample")
+        _set(res, "t_acc", None, f"{scope} has no targeted sample")
     else:
         _set(res, "t_acc", 100.0 * k["tn"] / (k["tn"] + k["fp"]))
 

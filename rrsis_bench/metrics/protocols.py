@@ -121,12 +121,17 @@ class Protocol:
         return f"IoU {value} when U = 0; an explicit no_target: true is scored as an empty mask"
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``protocol`` object of the JSON report (schema ``rrsis-bench/score/1``)."""
+        """The ``protocol`` object of the JSON report (schema ``rrsis-bench/score/1``).
+
+        ``resolution`` is the side of the square evaluation grid, or ``None`` (JSON null) when
+        each sample is scored at its ground-truth mask's own size; ``resize`` names the rule
+        (``none``, ``pil-nearest``, ``opencv-nearest-letterbox``).
+        """
         return {
             "name": self.name,
             "compat": self.compat,
             "mirrors": self.mirrors or None,
-            "resolution": self.resolution if self.resize != "none" else "native",
+            "resolution": self.resolution if self.resize != "none" else None,
             "resize": self.resize,
             "empty_union_rule": self.empty_union_rule,
             "no_target_rule": self.no_target_rule,
