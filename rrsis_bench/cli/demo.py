@@ -46,7 +46,10 @@ def synth(
         typer.Option("--truth", help="Also write every expression's true mask here (JSONL)."),
     ] = None,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace --out if it exists.")
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace an earlier synthetic release in --out (nothing else)."
+        ),
     ] = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
