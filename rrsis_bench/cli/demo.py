@@ -129,12 +129,31 @@ def predict(
     grid: Annotated[
         int, typer.Option("--grid", min=4, help="category-prior: raster side of the mean masks.")
     ] = 64,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace existing <out>/<split>/predictions.jsonl of these splits."
+        ),
+    ] = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write a reference predictor's predictions (the floor a learned model must beat)."""
-    from rrsis_bench.predictors import CategoryPrior, run_predictor
+    from rrsis_bench.errors import UnknownNameError
+    from rrsis_bench.predictors import (
+        PREDICTORS,
+        CategoryPrior,
+        check_fit_splits,
+        prediction_paths,
+        run_predictor,
+    )
 
+    if predictor not in PREDICTORS:
+        raise UnknownNameError("predictor", predictor, PREDICTORS)
+    if predictor == "category-prior":
+        check_fit_splits(dataset)
+    splits = [s.strip() for s in split.split(",") if s.strip()]
+    prediction_paths(dataset, splits, out, overwrite)
     prior = None
     if predictor == "category-prior":
         prior = CategoryPrior.fit(dataset, grid=grid)
@@ -143,7 +162,6 @@ def predict(
             f"(level {prior.level}/255), val oIoU {prior.val_oiou if prior.val_oiou is None else round(prior.val_oiou, 2)}",
             markup=False,
         )
-    splits = [s.strip() for s in split.split(",") if s.strip()]
-    paths = run_predictor(predictor, dataset, splits, out, prior=prior)
+    paths = run_predictor(predictor, dataset, splits, out, prior=prior, overwrite=overwrite)
     for path in paths.values():
         console.print(str(path), markup=False)
