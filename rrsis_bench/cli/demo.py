@@ -104,8 +104,9 @@ def demo(
     debug: DebugOpt = False,
 ) -> None:
     """Run the whole pipeline on synthetic data: generate, inspect, build, validate, predict, score, report."""
-    from rrsis_bench.demo import run_demo
+    from rrsis_bench.demo import check_output, run_demo
 
+    check_output(out)
     err_console.print(
         f"rrsis-bench demo: {images} synthetic NWPU-Refer images of {size}×{size} px → {out}",
         markup=False,
