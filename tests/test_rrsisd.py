@@ -203,8 +203,14 @@ def test_drive_download_with_archives(tmp_path: Path) -> None:
     assert "images: extracted from JPEGImages.zip (12 of 12 sampled names present)" in layout
     assert "ann_split: extracted from ann_split.zip" in layout
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert "JPEGImages.zip" in manifest["raw_files"]
-    assert "JPEGImages/00011.jpg" in manifest["raw_files"]
+    # both archives, and every member read under its path inside the archive
+    assert list(manifest["raw_files"]) == (
+        ["JPEGImages.zip"]
+        + [f"JPEGImages/{i:05d}.jpg" for i in sorted(i for i, *_ in SAMPLES)]
+        + ["ann_split.zip"]
+        + [f"ann_split/{i:05d}.xml" for i in sorted(i for i, *_ in SAMPLES if i != 1210)]
+        + ["instances.json", "refs(unc).p"]
+    )
     # a second build reuses the extraction cache and gives identical files
     build("rrsis-d", raw, tmp_path / "out2")
     assert _hashes(tmp_path / "out") == _hashes(tmp_path / "out2")
