@@ -18,7 +18,6 @@ import os
 import shutil
 import stat
 import tarfile
-import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from rrsis_bench.errors import DatasetNotFoundError, FormatError, UnsafeArchiveError
 from rrsis_bench.images import sha256_file
 from rrsis_bench.progress import track
+from rrsis_bench.tempdirs import partial_sibling, remove_stale_partials, sigterm_interrupts
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 MAX_TOTAL_BYTES = 64 * 1024**3
@@ -160,8 +160,17 @@ def extract(
         dest = cache_root() / f"{stem}-{sha256_file(archive)[:16]}"
     if dest.is_dir() and (dest / ".complete").is_file():
         return dest
-    tmp = dest.parent / f".{dest.name}.partial-{uuid.uuid4().hex[:8]}"
+    remove_stale_partials(dest)
+    tmp = partial_sibling(dest)
     tmp.mkdir(parents=True)
+    with sigterm_interrupts():
+        _extract_into(archive, members, tmp, dest, progress)
+    return dest
+
+
+def _extract_into(
+    archive: Path, members: list[Member], tmp: Path, dest: Path, progress: bool | None
+) -> None:
     try:
         files = [m for m in members if m.kind == "file"]
         if archive.name.lower().endswith(".zip"):
@@ -182,7 +191,6 @@ def extract(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return dest
 
 
 def _copy_member(src: object, root: Path, m: Member) -> None:

@@ -88,13 +88,32 @@ def _pct(v: Any) -> str:
     return "–" if v is None else f"{float(v):.2f}"
 
 
-@contextmanager
-def _replacing(out: Path) -> Iterator[Path]:
-    """Write into ``out`` in place; an earlier demo there is set aside and restored on failure."""
+def check_output(out: str | Path) -> Path:
+    """Fail, before any work, unless ``out`` is absent, empty or an earlier demo.
+
+    Returns:
+        ``out`` as an absolute path.
+
+    Raises:
+        OutputExistsError: ``out`` is a file, or a folder that is not empty and holds no
+            :data:`MARKER` (it is never replaced).
+    """
+    out = Path(out).expanduser().absolute()
+    if out.exists() and not out.is_dir():
+        raise OutputExistsError(
+            f"{out} exists and is not a folder; choose another --out (it is never replaced)"
+        )
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise OutputExistsError(
             f"{out} exists and is not a demo folder (no {MARKER}); choose another --out"
         )
+    return out
+
+
+@contextmanager
+def _replacing(out: Path) -> Iterator[Path]:
+    """Write into ``out`` in place; an earlier demo there is set aside and restored on failure."""
+    check_output(out)
     old = None
     if out.exists():
         old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
@@ -135,14 +154,15 @@ def run_demo(
         progress: Show progress bars.
 
     Raises:
-        OutputExistsError: ``out`` holds something that is not a demo.
+        OutputExistsError: ``out`` holds something that is not a demo (see
+            :func:`check_output`).
     """
     from rrsis_bench.builders import build, validate
     from rrsis_bench.builders.inspect import inspect_raw
     from rrsis_bench.scoring import score
     from rrsis_bench.synthetic import generate
 
-    out = Path(out).expanduser().absolute()
+    out = check_output(out)
     result = DemoResult(out)
     clock = time.perf_counter()
 

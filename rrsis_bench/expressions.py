@@ -33,7 +33,7 @@ from rrsis_bench.errors import (
 )
 from rrsis_bench.schema import TARGET_TYPES, Rle
 from rrsis_bench.shard_images import ShardImageReader
-from rrsis_bench.store import BuiltDataset, open_dataset
+from rrsis_bench.store import BuiltDataset, iter_shard_rows, open_dataset
 
 _ANNOTATION_COLUMNS = [
     "image_id",
@@ -231,47 +231,43 @@ class ExpressionView(Sequence[Expression]):
         self._apply_filters(target_types, categories, languages)
 
     def _index_shard(self, shard_path: Path, shard: int) -> None:
-        import pyarrow.parquet as pq
-
         if not shard_path.is_file():
             raise DatasetNotFoundError(
                 f"{shard_path}: shard listed in the manifest is missing; rebuild the dataset"
             )
-        pf = pq.ParquetFile(shard_path)
         row = 0
-        for batch in pf.iter_batches(batch_size=256, columns=_ANNOTATION_COLUMNS):
-            for r in batch.to_pylist():
-                image_index = len(self._images)
-                self._images.append(
-                    ImageEntry(
-                        image_id=r["image_id"],
-                        split=r["split"],
-                        file_name=r["file_name"],
-                        width=int(r["width"]),
-                        height=int(r["height"]),
-                        shard=shard,
-                        row=row,
-                        objects=tuple(r["objects"]),
+        for r in iter_shard_rows(shard_path, _ANNOTATION_COLUMNS, batch_size=256):
+            image_index = len(self._images)
+            self._images.append(
+                ImageEntry(
+                    image_id=r["image_id"],
+                    split=r["split"],
+                    file_name=r["file_name"],
+                    width=int(r["width"]),
+                    height=int(r["height"]),
+                    shard=shard,
+                    row=row,
+                    objects=tuple(r["objects"]),
+                )
+            )
+            row += 1
+            for e in r["expressions"]:
+                self._entries.append(
+                    ExpressionEntry(
+                        sample_id=e["sample_id"],
+                        image=image_index,
+                        text=e["text"],
+                        language=e["language"],
+                        target_type=TARGET_TYPES[e["target_type"]],
+                        ref_key=e["ref_key"],
+                        object_ids=tuple(e["object_ids"]),
+                        categories=tuple(e["categories"]),
+                        rle={"size": list(e["mask"]["size"]), "counts": e["mask"]["counts"]},
+                        area=int(e["area"]),
+                        flags=tuple(e["flags"]),
+                        provenance=e["provenance"],
                     )
                 )
-                row += 1
-                for e in r["expressions"]:
-                    self._entries.append(
-                        ExpressionEntry(
-                            sample_id=e["sample_id"],
-                            image=image_index,
-                            text=e["text"],
-                            language=e["language"],
-                            target_type=TARGET_TYPES[e["target_type"]],
-                            ref_key=e["ref_key"],
-                            object_ids=tuple(e["object_ids"]),
-                            categories=tuple(e["categories"]),
-                            rle={"size": list(e["mask"]["size"]), "counts": e["mask"]["counts"]},
-                            area=int(e["area"]),
-                            flags=tuple(e["flags"]),
-                            provenance=e["provenance"],
-                        )
-                    )
 
     def _apply_filters(
         self,

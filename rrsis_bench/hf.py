@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from rrsis_bench.errors import UnknownNameError
 from rrsis_bench.expressions import ExpressionView
 from rrsis_bench.schema import FEATURES
-from rrsis_bench.store import BuiltDataset, open_dataset
+from rrsis_bench.store import BuiltDataset, iter_shard_rows, open_dataset, read_shard
 
 __all__ = ["expressions", "load"]
 
@@ -53,7 +52,7 @@ def _check_columns(columns: Sequence[str] | None) -> list[str] | None:
 
 
 def _split_table(ds: BuiltDataset, split: str, columns: list[str] | None) -> pa.Table:
-    tables = [pq.read_table(p, columns=columns, memory_map=True) for p in ds.shard_paths(split)]
+    tables = [read_shard(p, columns, memory_map=True) for p in ds.shard_paths(split)]
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
     schema = _features(columns).arrow_schema
     if table.schema.equals(schema, check_metadata=False):
@@ -75,9 +74,7 @@ def _in_memory(ds: BuiltDataset, split: str, columns: list[str] | None) -> Any:
 
 def _generate(shards: list[str], columns: list[str] | None) -> Iterator[dict[str, Any]]:
     for shard in shards:
-        pf = pq.ParquetFile(shard)
-        for batch in pf.iter_batches(batch_size=16, columns=columns):
-            yield from batch.to_pylist()
+        yield from iter_shard_rows(Path(shard), columns, batch_size=16)
 
 
 def _streaming(ds: BuiltDataset, split: str, columns: list[str] | None) -> Any:

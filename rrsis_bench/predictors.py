@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 
 from rrsis_bench import masks
-from rrsis_bench.errors import UnknownNameError
+from rrsis_bench.errors import DatasetNotFoundError, OutputExistsError, UnknownNameError
 from rrsis_bench.lexicon import CategoryLexicon
 from rrsis_bench.schema import Rle
 from rrsis_bench.store import BuiltDataset, open_dataset
@@ -96,6 +96,27 @@ def predict_full_image(dataset: str | Path | BuiltDataset, split: str) -> Iterat
         yield Prediction(e["sample_id"], cache[hw], False)
 
 
+def check_fit_splits(
+    dataset: str | Path | BuiltDataset, train_split: str = "train", val_split: str = "val"
+) -> None:
+    """Fail unless the build has the splits :meth:`CategoryPrior.fit` needs.
+
+    Raises:
+        DatasetNotFoundError: Naming the missing split and what the predictor needs it for.
+    """
+    from rrsis_bench.schema import normalize_split
+
+    ds = _open(dataset)
+    for s in (train_split, val_split):
+        if normalize_split(s) not in ds.splits:
+            raise DatasetNotFoundError(
+                f"{ds.path}: the category-prior predictor needs a {train_split!r} split (to "
+                f"average its masks) and a {val_split!r} split (to choose its threshold), but "
+                f"the build has no {s!r} split (it has {', '.join(ds.splits)}); use the empty "
+                "or full-image predictor, which need neither"
+            )
+
+
 def _downsample(mask: np.ndarray, grid: int) -> np.ndarray:
     if mask.shape == (grid, grid):
         return mask.astype(np.float64)
@@ -146,8 +167,7 @@ class CategoryPrior:
             DatasetNotFoundError: If the build lacks the training or validation split.
         """
         ds = _open(dataset)
-        for s in (train_split, val_split):
-            ds.check_split(s)
+        check_fit_splits(ds, train_split, val_split)
         train = list(_expressions(ds, train_split))
         if lexicon is None:
             lexicon = CategoryLexicon.fit((e["text"], e["categories"]) for e in train)
@@ -237,11 +257,21 @@ class CategoryPrior:
         }
 
 
-def write_jsonl(predictions: Iterable[Prediction], path: str | Path) -> int:
-    """Write ``predictions.jsonl`` atomically (replacing an earlier file); return the count.
+def write_jsonl(
+    predictions: Iterable[Prediction], path: str | Path, *, overwrite: bool = False
+) -> int:
+    """Write ``predictions.jsonl`` atomically (temporary file, then rename); return the count.
 
     The file is written by :func:`rrsis_bench.predictions.write_predictions`, the writer of
     every prediction format ``rrsis-bench score`` reads.
+
+    Args:
+        predictions: The predictions, streamed.
+        path: The file to write.
+        overwrite: Replace an existing file.
+
+    Raises:
+        OutputExistsError: If ``path`` exists and ``overwrite`` is false.
     """
     from rrsis_bench.predictions import write_predictions
 
@@ -253,8 +283,34 @@ def write_jsonl(predictions: Iterable[Prediction], path: str | Path) -> int:
             n += 1
             yield pred.to_json()
 
-    write_predictions(records(), path, "jsonl", overwrite=True)
+    write_predictions(records(), path, "jsonl", overwrite=overwrite)
     return n
+
+
+def prediction_paths(
+    dataset: str | Path | BuiltDataset, splits: Iterable[str], out: str | Path, overwrite: bool
+) -> dict[str, Path]:
+    """The ``<out>/<split>/predictions.jsonl`` file of each split, checked before any work.
+
+    Raises:
+        DatasetNotFoundError: If the build lacks one of ``splits``.
+        OutputExistsError: If one of the files exists and ``overwrite`` is false, or one of
+            them (or its split folder) exists as something else, which is never replaced.
+    """
+    ds = _open(dataset)
+    paths = {s: Path(out) / s / "predictions.jsonl" for s in map(ds.check_split, splits)}
+    folders = [Path(out), *(p.parent for p in paths.values())]
+    odd = [f"{p} exists and is not a folder" for p in folders if p.exists() and not p.is_dir()]
+    odd += [f"{p} exists and is not a file" for p in paths.values() if p.is_dir()]
+    if odd:
+        raise OutputExistsError(f"{odd[0]}; choose another --out (it is never replaced)")
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise OutputExistsError(
+            f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; pass "
+            "--overwrite to replace the predictions of these splits, or choose another --out"
+        )
+    return paths
 
 
 def run_predictor(
@@ -263,8 +319,13 @@ def run_predictor(
     splits: Iterable[str],
     out: str | Path,
     prior: CategoryPrior | None = None,
+    *,
+    overwrite: bool = False,
 ) -> dict[str, Path]:
     """Write ``<out>/<split>/predictions.jsonl`` of one predictor for each split.
+
+    Every file is checked before anything is computed and written atomically (temporary
+    file, then rename); nothing else in ``out`` is touched.
 
     Args:
         name: ``empty``, ``full-image`` or ``category-prior``.
@@ -272,19 +333,23 @@ def run_predictor(
         splits: Splits to predict.
         out: Folder receiving one sub-folder per split.
         prior: A fitted :class:`CategoryPrior` (fitted on train/val when omitted).
+        overwrite: Replace existing ``predictions.jsonl`` files of these splits.
 
     Raises:
         UnknownNameError: Unknown predictor name.
+        OutputExistsError: A file exists and ``overwrite`` is false (see
+            :func:`prediction_paths`).
     """
     if name not in PREDICTORS:
         raise UnknownNameError("predictor", name, PREDICTORS)
     ds = _open(dataset)
     if name == "category-prior" and prior is None:
+        check_fit_splits(ds)
+    paths = prediction_paths(ds, splits, out, overwrite)
+    if name == "category-prior" and prior is None:
         prior = CategoryPrior.fit(ds)
     written: dict[str, Path] = {}
-    for split in splits:
-        s = ds.check_split(split)
-        path = Path(out) / s / "predictions.jsonl"
+    for s, path in paths.items():
         if name == "empty":
             preds = predict_empty(ds, s)
         elif name == "full-image":
@@ -292,7 +357,7 @@ def run_predictor(
         else:
             assert prior is not None
             preds = prior.predict(ds, s)
-        write_jsonl(preds, path)
+        write_jsonl(preds, path, overwrite=overwrite)
         written[s] = path
     return written
 
@@ -301,8 +366,10 @@ __all__ = [
     "PREDICTORS",
     "CategoryPrior",
     "Prediction",
+    "check_fit_splits",
     "predict_empty",
     "predict_full_image",
+    "prediction_paths",
     "run_predictor",
     "write_jsonl",
 ]

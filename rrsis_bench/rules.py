@@ -30,7 +30,7 @@ FLAGS: dict[str, str] = {
     "excluded_rsrefseg2": "on the RSRefSeg2 exclusion list (3 RRSIS-D images)",
     "excluded_dicor": "on the DiCoR exclusion list (27 RRSIS-D, 16 RISBench images)",
     "polygon_repaired": "an invalid polygon was repaired with shapely before rasterising",
-    "polygon_invalid": "an invalid polygon could not be repaired; it was rasterised as given",
+    "polygon_invalid": "a polygon with fewer than 3 distinct points or non-finite coordinates was dropped (of an odd number of coordinates, the last one); an invalid ring left unrepaired was rasterised as given",
     "polygon_clipped": "a polygon reached outside the image and was clipped to it",
     "no_target_nonempty": "a `no target` annotation carries a non-empty mask (ignored)",
     "grouped": "the expression unites several raw refs that share image, sentence and split",

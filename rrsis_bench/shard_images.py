@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import pyarrow.parquet as pq
+from rrsis_bench.store import open_shard
 
 IMAGE_BYTES_COLUMN = "image.bytes"
 
@@ -189,7 +189,7 @@ def image_ranges(path: Path) -> list[tuple[int, int] | None]:
     Raises:
         _Unsupported: If the image column is not uncompressed, plain-encoded and unrepeated.
     """
-    pf = pq.ParquetFile(path)
+    pf = open_shard(Path(path))
     meta = pf.metadata
     names = [pf.schema.column(i).path for i in range(meta.num_columns)]
     if IMAGE_BYTES_COLUMN not in names:
@@ -321,7 +321,7 @@ class ShardImageReader:
 
     def _read_row_group(self, shard: int, row: int) -> bytes | None:
         starts = self._row_groups.get(shard)
-        pf = pq.ParquetFile(self.shards[shard])
+        pf = open_shard(Path(self.shards[shard]))
         if starts is None:
             starts, total = [], 0
             for rg in range(pf.metadata.num_row_groups):

@@ -35,6 +35,7 @@ from rrsis_bench.errors import (
     FormatError,
     FormatVersionError,
     OutputExistsError,
+    RRSISBenchError,
 )
 from rrsis_bench.images import sha256_file
 from rrsis_bench.progress import track
@@ -46,6 +47,7 @@ from rrsis_bench.schema import (
     features,
     natural_key,
 )
+from rrsis_bench.tempdirs import partial_sibling, remove_stale_partials, sigterm_interrupts
 from rrsis_bench.validate import Report, dumps
 
 DEFAULT_MAX_SHARD_BYTES = 256 * 1024 * 1024
@@ -267,7 +269,22 @@ def write_dataset(
     """
     out = Path(out).absolute()
     _check_out(out, overwrite)
-    tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
+    remove_stale_partials(out)
+    tmp = partial_sibling(out)
+    with sigterm_interrupts():
+        return _write_into(tmp, out, records, inputs, report, num_proc, max_shard_bytes, progress)
+
+
+def _write_into(
+    tmp: Path,
+    out: Path,
+    records: Sequence[ImageRecord],
+    inputs: BuildInputs,
+    report: Report,
+    num_proc: int,
+    max_shard_bytes: int,
+    progress: bool | None,
+) -> Path:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         (tmp / "data").mkdir(parents=True)
@@ -436,10 +453,7 @@ class BuiltDataset:
 
     def read_table(self, split: str, columns: Sequence[str] | None = None) -> pa.Table:
         """Read a split (selected columns only) as one Arrow table."""
-        tables = [
-            pq.read_table(p, columns=list(columns) if columns else None)
-            for p in self.shard_paths(split)
-        ]
+        tables = [read_shard(p, columns) for p in self.shard_paths(split)]
         return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
     def iter_rows(
@@ -447,17 +461,67 @@ class BuiltDataset:
     ) -> Iterator[dict[str, Any]]:
         """Stream rows of a split as Python dicts (selected columns only)."""
         for p in self.shard_paths(split):
-            pf = pq.ParquetFile(p)
-            for batch in pf.iter_batches(
-                batch_size=batch_size, columns=list(columns) if columns else None
-            ):
-                yield from batch.to_pylist()
+            yield from iter_shard_rows(p, columns, batch_size)
 
     def validation(self) -> dict[str, Any]:
         """The content of ``validation.json``."""
         import json
 
         return dict(json.loads((self.path / VALIDATION).read_text(encoding="utf-8")))
+
+
+def _damaged(path: Path, exc: BaseException) -> RRSISBenchError:
+    if isinstance(exc, FileNotFoundError) or not Path(path).exists():
+        return DatasetNotFoundError(
+            f"{path}: a shard listed in the manifest is missing; the build is incomplete: "
+            "rebuild it (`rrsis-bench build <dataset> --raw DIR --overwrite`)"
+        )
+    return FormatError(
+        f"unreadable parquet shard ({exc}); the build is damaged: rebuild it "
+        "(`rrsis-bench build <dataset> --raw DIR --overwrite`)",
+        path,
+    )
+
+
+def open_shard(path: Path) -> pq.ParquetFile:
+    """Open a shard of a build; a missing or damaged file is one clear error naming it.
+
+    Raises:
+        DatasetNotFoundError: The shard is missing.
+        FormatError: The shard is not readable parquet (truncated, overwritten, ...).
+    """
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise _damaged(path, exc) from exc
+
+
+def read_shard(
+    path: Path, columns: Sequence[str] | None = None, memory_map: bool = False
+) -> pa.Table:
+    """Read selected columns of one shard (errors as :func:`open_shard`)."""
+    try:
+        return pq.read_table(
+            path, columns=list(columns) if columns else None, memory_map=memory_map
+        )
+    except (pa.ArrowException, OSError) as exc:
+        raise _damaged(path, exc) from exc
+
+
+def iter_shard_rows(
+    path: Path, columns: Sequence[str] | None = None, batch_size: int = 64
+) -> Iterator[dict[str, Any]]:
+    """Stream the rows of one shard as Python dicts (errors as :func:`open_shard`)."""
+    pf = open_shard(path)
+    batches = pf.iter_batches(batch_size=batch_size, columns=list(columns) if columns else None)
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise _damaged(path, exc) from exc
+        yield from batch.to_pylist()
 
 
 def resolve(name_or_path: str | Path) -> Path:

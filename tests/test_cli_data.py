@@ -83,3 +83,35 @@ def test_datasets_lists_every_registered_builder() -> None:
     assert specs["rrsis-d"]["licence"] == "unknown" and not specs["rrsis-d"]["redistributable"]
     assert specs["refsegrs"]["licence"] == "CC-BY-4.0" and specs["refsegrs"]["redistributable"]
     assert specs["nwpu-refer"]["extra_counts"] == {"images": 15003, "targets": 49745}
+
+
+def test_rules_keeps_bracketed_text_and_has_json() -> None:
+    res = runner.invoke(app, ["rules"])
+    assert "which box convention ([x,y,w,h] or [x1,y1,x2,y2]) fits this release" in res.output
+    assert "the source box was [x1, y1, x2, y2] and was converted to [x, y, w, h]" in res.output
+    data = json.loads(runner.invoke(app, ["rules", "--json"]).output)
+    assert {
+        "id": "mask-empty",
+        "severity": "warning",
+        "description": data["rules"][[r["id"] for r in data["rules"]].index("mask-empty")][
+            "description"
+        ],
+    } in data["rules"]
+    assert "empty_mask" in [f["name"] for f in data["flags"]]
+
+
+def test_info_on_a_damaged_build_is_one_line(tmp_path: Path) -> None:
+    out = _built(tmp_path)
+    shard = out / "data/test-00000-of-00001.parquet"
+    shard.write_bytes(b"not parquet")
+    res = runner.invoke(app, ["info", str(out)])
+    assert res.exit_code == 1
+    assert res.output.startswith(f"error: {shard}: unreadable parquet shard (")
+    assert "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1
+
+
+def test_tables_are_not_cut_off_in_pipes() -> None:
+    from rrsis_bench.cli.common import _console
+
+    assert _console().width == 200  # pytest's stdout is not a terminal: rich would assume 80

@@ -117,10 +117,31 @@ def test_error_exits_are_one_line(tmp_path: Path) -> None:
     )
     res = runner.invoke(app, ["inspect", str(tmp_path / "nope")])
     assert res.exit_code == 1
-    assert (
-        res.output.strip()
-        == f"error: {tmp_path / 'nope'}: not a folder; pass the downloaded release folder"
+    assert res.output.strip() == (
+        f"error: {tmp_path / 'nope'}: not a folder or an archive; pass the downloaded release "
+        "folder or archive"
     )
+
+
+def test_inspect_hostile_pickle_exits_1_without_suggesting_a_build(tmp_path: Path) -> None:
+    make_rrsisd_release(tmp_path / "raw")
+    refs = tmp_path / "raw" / "rrsisd" / "refs(unc).p"
+    refs.write_bytes(f"cos\nsystem\n(S'touch {tmp_path / 'h1'}'\ntR.".encode())
+    res = runner.invoke(app, ["inspect", str(tmp_path / "raw")])
+    assert res.exit_code == 1
+    assert "try:" not in res.output
+    assert res.stdout.splitlines()[-1] == (
+        "cannot build rrsisd/refs(unc).p as it is: fix the problem(s) listed under it"
+    )
+    assert res.stderr.strip() == (
+        f"error: {refs}: refused global os.system: a refs pickle may hold only built-in "
+        "containers, strings and numbers (nothing in the file was executed); download the file "
+        "again from the dataset's official source"
+    )
+    assert not (tmp_path / "h1").exists()
+    res = runner.invoke(app, ["inspect", str(tmp_path / "raw"), "--json"])
+    assert res.exit_code == 1
+    assert json.loads(res.stdout)["suggestions"] == []
 
 
 def test_datasets_lists_the_refer_family() -> None:

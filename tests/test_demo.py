@@ -115,6 +115,27 @@ def test_rerun_replaces_a_demo_but_never_another_folder(tmp_path):
     with pytest.raises(OutputExistsError, match="is not a demo folder"):
         run_demo(other, images=10, size=64, num_proc=1, n_boot=0, samples=2)
     assert (other / "notes.txt").read_text() == "keep"
+    (tmp_path / "file").write_text("keep")
+    with pytest.raises(OutputExistsError) as info:
+        run_demo(tmp_path / "file", images=10, size=64, num_proc=1, n_boot=0, samples=2)
+    assert str(info.value) == (
+        f"{tmp_path / 'file'} exists and is not a folder; choose another --out "
+        "(it is never replaced)"
+    )
+    assert (tmp_path / "file").read_text() == "keep"
+
+
+def test_cli_demo_refuses_another_folder_before_printing_anything(tmp_path):
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    res = CliRunner().invoke(app, ["demo", "--out", str(other), "-q"])
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    assert res.stderr == (
+        f"error: {other} exists and is not a demo folder (no demo.json); choose another --out\n"
+    )
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
 
 
 def test_cli_demo_replaces_an_earlier_demo(tmp_path):

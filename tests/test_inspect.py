@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from data.nwpu.data import make_nwpu_release
 from data.refer.data import jpeg_bytes, make_refer_release
+from data.refsegrs.data import write_refsegrs, zip_release
 from data.rrsisd.data import make_rrsisd_release
 
+from rrsis_bench.builders import build
 from rrsis_bench.builders.inspect import inspect_raw
 from rrsis_bench.errors import DatasetNotFoundError
 
@@ -85,7 +87,15 @@ def test_hostile_pickle_is_reported_not_run(tmp_path: Path) -> None:
         "numbers (nothing in the file was executed); download the file again from the dataset's "
         "official source"
     )
-    assert f"  problem: {r.problems[0]}" in ins.summary_lines()
+    lines = ins.summary_lines()
+    assert f"  problem: {r.problems[0]}" in lines
+    # no build is suggested for a release whose refs pickle was refused
+    assert ins.suggestions == []
+    assert ins.blocking() == r.problems
+    assert (
+        lines[-1] == "cannot build rrsisd/refs(unc).p as it is: fix the problem(s) listed under it"
+    )
+    assert not any(line.startswith("try:") for line in lines)
 
 
 def test_refsegrs_phrase_layout(tmp_path: Path) -> None:
@@ -111,7 +121,11 @@ def test_refsegrs_phrase_layout(tmp_path: Path) -> None:
     test = ins.phrase[0]
     assert (test.lines, test.malformed, test.first_token) == (3, 1, {"number": 2})
     assert test.examples == ["4213 van driving on the road"]
-    assert test.problems == ["lines end with CR LF"]
+    assert test.problems == [
+        "line 3: the first token 'garbage' is not an id matching `\\d+`; expected "
+        "`<id> <expression>`",
+        "lines end with CR LF",
+    ]
     assert [(f.path, f.files) for f in ins.folders] == [
         ("RefSegRS/images", 5),
         ("RefSegRS/masks", 5),
@@ -145,12 +159,77 @@ def test_empty_and_missing(tmp_path: Path) -> None:
         == "no REFER refs file and no phrase file found: no builder fits this folder"
     )
     with pytest.raises(
-        DatasetNotFoundError, match="not a folder; pass the downloaded release folder"
+        DatasetNotFoundError,
+        match="nope: not a folder or an archive; pass the downloaded release folder or archive",
     ):
         inspect_raw(tmp_path / "nope")
     (tmp_path / "raw" / "refs(unc).p").write_bytes(pickle.dumps({"not": "a list"}))
     ins = inspect_raw(tmp_path / "raw")
     assert ins.refer[0].problems == [
         "refs(unc).p holds a dict, not a list of refs",
-        "no instances.json or new_instances.json beside refs(unc).p",
+        "no instances.json or new_instances.json beside refs(unc).p; put the release's "
+        "instances file there",
     ]
+    assert ins.suggestions == []
+    assert ins.summary_lines()[-1] == (
+        "cannot build refs(unc).p as it is: fix the problem(s) listed under it"
+    )
+
+
+def test_phrase_lines_counted_as_the_builder_counts_them(tmp_path: Path) -> None:
+    write_refsegrs(tmp_path / "raw")
+    ins = inspect_raw(tmp_path / "raw", examples=0)
+    train = next(p for p in ins.phrase if p.file.endswith("train.txt"))
+    assert (train.lines, train.malformed, train.without_text) == (11, 1, 0)
+    assert train.first_token == {"number": 10}
+    assert train.problems == [
+        "line 4: the first token 'abc12' is not an id matching `\\d+`; expected `<id> <expression>`"
+    ]
+    result = build("refsegrs", tmp_path / "raw", tmp_path / "out")
+    malformed = [f.message for f in result.report.findings if f.rule == "line-malformed"]
+    assert malformed == [f"output_phrase_train.txt:4: {train.problems[0].removeprefix('line 4: ')}"]
+    lines = ins.summary_lines()
+    assert "phrase file: RefSegRS/output_phrase_train.txt: 11 lines, 1 malformed" in lines
+
+
+def test_phrase_line_without_expression(tmp_path: Path) -> None:
+    top = tmp_path / "raw"
+    top.mkdir()
+    (top / "output_phrase_val.txt").write_text("4497 vehicle\n4213\n", encoding="utf-8")
+    (ph,) = inspect_raw(top).phrase
+    assert (ph.lines, ph.malformed, ph.without_text) == (2, 0, 1)
+    assert ph.problems == ["line 2: id '4213' has no expression after it"]
+    assert "phrase file: output_phrase_val.txt: 2 lines, 0 malformed, 1 without an expression" in (
+        inspect_raw(top).summary_lines()
+    )
+
+
+def test_archive_is_inspected_like_its_folder(tmp_path: Path) -> None:
+    release = write_refsegrs(tmp_path / "src")
+    archive = zip_release(release, tmp_path / "RefSegRS.zip")
+    ins = inspect_raw(archive, examples=0)
+    folder = inspect_raw(tmp_path / "src", examples=0)
+    assert ins.raw == str(archive)
+    assert ins.extracted_to is not None and (Path(ins.extracted_to) / "RefSegRS").is_dir()
+    assert [(p.file, p.lines, p.malformed) for p in ins.phrase] == [
+        (p.file, p.lines, p.malformed) for p in folder.phrase
+    ]
+    assert [(f.path, f.files) for f in ins.folders] == [
+        ("RefSegRS/images", 21),
+        ("RefSegRS/masks", 21),
+    ]
+    assert ins.suggestions == [f"rrsis-bench build refsegrs --raw {archive}"]
+    assert ins.summary_lines()[1] == (
+        f"extracted to: {ins.extracted_to} (cached; a build reuses it)"
+    )
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    with pytest.raises(DatasetNotFoundError, match="notes.txt: not a folder or an archive"):
+        inspect_raw(tmp_path / "notes.txt")
+
+
+def test_refer_release_in_an_archive_suggests_the_extracted_folder(tmp_path: Path) -> None:
+    make_nwpu_release(tmp_path / "NWPU-Refer")
+    archive = zip_release(tmp_path / "NWPU-Refer", tmp_path / "NWPU-Refer.zip", prefix="")
+    ins = inspect_raw(archive)
+    assert ins.refer[0].refs_file == "new_refs(unc).p"
+    assert ins.suggestions == [f"rrsis-bench build nwpu-refer --raw {ins.extracted_to}"]

@@ -87,6 +87,30 @@ def test_write_refuses_existing_and_png_no_target(tmp_path: Path) -> None:
         write_predictions({}, tmp_path / "q", "tif")
 
 
+def test_overwrite_replaces_only_an_output_of_the_same_kind(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("keep")
+    with pytest.raises(OutputExistsError) as info:
+        write_predictions({"a": np.zeros((2, 2))}, mine, "jsonl", overwrite=True)
+    assert str(info.value) == f"{mine} is a folder, not a jsonl file; it is never replaced"
+    with pytest.raises(OutputExistsError) as info:
+        write_predictions({"a": np.zeros((2, 2))}, mine, "png", overwrite=True)
+    assert str(info.value) == (
+        f"{mine} holds more than PNG masks; choose another folder (it is never replaced)"
+    )
+    with pytest.raises(OutputExistsError) as info:
+        write_predictions({"a": np.zeros((2, 2))}, mine / "thesis.tex", "png", overwrite=True)
+    assert str(info.value) == (
+        f"{mine / 'thesis.tex'} is a file, not a folder of PNG masks; it is never replaced"
+    )
+    assert sorted(p.name for p in mine.iterdir()) == ["thesis.tex"]
+    pngs = write_predictions({"a": np.zeros((2, 2))}, tmp_path / "pngs", "png")
+    write_predictions({"b": np.ones((2, 2))}, pngs, "png", overwrite=True)
+    assert sorted(p.name for p in pngs.iterdir()) == ["b.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "pngs"]
+
+
 def test_png_modes(tmp_path: Path) -> None:
     m = np.zeros((6, 5), np.uint8)
     m[2:4, 1:3] = 1

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 from data.predictors.data import CORNER, SIZE, build
+from typer.testing import CliRunner
 
 from rrsis_bench import masks
-from rrsis_bench.errors import DatasetNotFoundError, UnknownNameError
+from rrsis_bench.cli import app
+from rrsis_bench.errors import DatasetNotFoundError, OutputExistsError, UnknownNameError
 from rrsis_bench.lexicon import CategoryLexicon
 from rrsis_bench.predictors import (
     CategoryPrior,
@@ -99,13 +102,34 @@ def test_errors(tmp_path, tiny):
     m = json.loads((copy / "manifest.json").read_text())
     del m["splits"]["train"]
     (copy / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(
-        DatasetNotFoundError, match="the build has no split 'train'; it has val, test"
-    ):
+    needs = (
+        f"{copy}: the category-prior predictor needs a 'train' split (to average its masks) "
+        "and a 'val' split (to choose its threshold), but the build has no 'train' split "
+        "(it has val, test); use the empty or full-image predictor, which need neither"
+    )
+    with pytest.raises(DatasetNotFoundError) as info:
         CategoryPrior.fit(copy)
-    with pytest.raises(DatasetNotFoundError, match="the build has no split 'train'"):
+    assert str(info.value) == needs
+    with pytest.raises(DatasetNotFoundError) as info:
         run_predictor("category-prior", copy, ["test"], tmp_path / "out")
+    assert str(info.value) == needs
     assert not (tmp_path / "out").exists()
+    m["splits"] = {"train": m["splits"]["test"]}
+    (copy / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DatasetNotFoundError) as info:
+        CategoryPrior.fit(copy, val_split="validation")
+    assert "and a 'validation' split (to choose its threshold), but the build has no " + (
+        "'validation' split (it has train);"
+    ) in str(info.value)
+    res = CliRunner().invoke(
+        app, ["predict", "category-prior", str(copy), "--out", str(tmp_path / "x")]
+    )
+    assert res.exit_code == 1
+    assert res.stderr.strip() == (
+        f"error: {copy}: the category-prior predictor needs a 'train' split (to average its "
+        "masks) and a 'val' split (to choose its threshold), but the build has no 'val' split "
+        "(it has train); use the empty or full-image predictor, which need neither"
+    )
 
 
 def test_lexicon_finds_heads_in_english_and_chinese():
@@ -133,10 +157,6 @@ def test_lexicon_finds_heads_in_english_and_chinese():
 
 
 def test_cli_predict(tmp_path, tiny):
-    from typer.testing import CliRunner
-
-    from rrsis_bench.cli import app
-
     runner = CliRunner()
     res = runner.invoke(
         app, ["predict", "category-prior", str(tiny), "--out", str(tmp_path / "p"), "--grid", "4"]
@@ -170,8 +190,97 @@ def test_write_jsonl_leaves_nothing_half_written(tmp_path, tiny):
     target.parent.mkdir()
     target.write_text("earlier\n")
     with pytest.raises(RuntimeError, match="disk on fire"):
-        write_jsonl(broken(), target)
+        write_jsonl(broken(), target, overwrite=True)
     assert target.read_text() == "earlier\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["predictions.jsonl"]
+    with pytest.raises(OutputExistsError) as info:
+        write_jsonl(predict_empty(tiny, "val"), target)
+    assert str(info.value) == (f"{target} exists; pass overwrite=True (--overwrite) to replace it")
+    assert target.read_text() == "earlier\n"
+
+
+def test_cli_predict_refuses_existing_predictions_without_overwrite(tmp_path, tiny):
+    out = tmp_path / "pclob"
+    (out / "val").mkdir(parents=True)
+    mine = out / "val" / "predictions.jsonl"
+    mine.write_text("my model\n")
+    (out / "notes.txt").write_text("keep")
+    args = ["predict", "full-image", str(tiny), "--out", str(out), "--split", "test,val"]
+    res = CliRunner().invoke(app, [*args, "-q"])
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    assert res.stderr.strip() == (
+        f"error: {mine} already exists; pass --overwrite to replace the predictions of these "
+        "splits, or choose another --out"
+    )
+    assert mine.read_text() == "my model\n"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "notes.txt",
+        "val",
+        "val/predictions.jsonl",
+    ]  # nothing was written, not even the test split
+    res = CliRunner().invoke(app, [*args, "--overwrite", "-q"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.split() == [str(out / "test" / "predictions.jsonl"), str(mine)]
+    rows = [json.loads(x) for x in mine.read_text().splitlines()]
+    assert [r["sample_id"] for r in rows] == ["v1", "v2", "v3", "v4"]
+    assert (out / "notes.txt").read_text() == "keep"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "notes.txt",
+        "test",
+        "test/predictions.jsonl",
+        "val",
+        "val/predictions.jsonl",
+    ]
+
+
+def test_run_predictor_checks_every_target_first(tmp_path, tiny):
+    out = tmp_path / "p"
+    for split in ("val", "test"):
+        (out / split).mkdir(parents=True)
+        (out / split / "predictions.jsonl").write_text(split)
+    with pytest.raises(OutputExistsError) as info:
+        run_predictor("empty", tiny, ["validation", "test"], out)
+    assert str(info.value) == (
+        f"{out / 'val' / 'predictions.jsonl'}, {out / 'test' / 'predictions.jsonl'} already "
+        "exist; pass --overwrite to replace the predictions of these splits, or choose another --out"
+    )
+    (out / "test" / "predictions.jsonl").unlink()
+    (out / "test" / "predictions.jsonl").mkdir()
+    with pytest.raises(OutputExistsError) as info:
+        run_predictor("empty", tiny, ["test"], out, overwrite=True)
+    assert str(info.value) == (
+        f"{out / 'test' / 'predictions.jsonl'} exists and is not a file; choose another --out "
+        "(it is never replaced)"
+    )
+    (tmp_path / "file").write_text("mine")
+    with pytest.raises(OutputExistsError) as info:
+        run_predictor("empty", tiny, ["test"], tmp_path / "file", overwrite=True)
+    assert str(info.value) == (
+        f"{tmp_path / 'file'} exists and is not a folder; choose another --out "
+        "(it is never replaced)"
+    )
+    assert (out / "val" / "predictions.jsonl").read_text() == "val"
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_overwrite_renames_over_the_old_file_which_is_never_missing(tmp_path, tiny, monkeypatch):
+    from rrsis_bench.predictions import writer
+
+    target = tmp_path / "val" / "predictions.jsonl"
+    target.parent.mkdir()
+    target.write_text("earlier\n")
+    seen: list[str] = []
+    real_replace = writer.os.replace
+
+    def replace(src, dst):
+        seen.append(Path(dst).read_text())  # the old file is still there at the rename
+        real_replace(src, dst)
+
+    monkeypatch.setattr(writer.os, "replace", replace)
+    run_predictor("empty", tiny, ["val"], tmp_path, overwrite=True)
+    assert seen == ["earlier\n"]
+    assert len(target.read_text().splitlines()) == 4
     assert sorted(p.name for p in target.parent.iterdir()) == ["predictions.jsonl"]
 
 

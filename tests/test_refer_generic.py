@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from data.records import make_records
 from data.refer.data import (
     jpeg_bytes,
     make_refer_release,
@@ -21,9 +22,11 @@ from data.rrsisd.data import make_rrsisd_release
 
 from rrsis_bench import masks
 from rrsis_bench.builders import build, validate
+from rrsis_bench.builders.refer_expressions import flag_duplicates
 from rrsis_bench.errors import AssumptionError, DatasetNotFoundError, OptionError, UnknownNameError
 from rrsis_bench.registry import get_spec
 from rrsis_bench.store import open_dataset
+from rrsis_bench.validate import Report
 
 
 def _expressions(out: Path) -> dict[str, dict]:
@@ -71,6 +74,15 @@ def test_refer_lookalike_detected_and_counted(tmp_path: Path) -> None:
     # the same sentence on one image with different masks is flagged when not grouped
     assert got["1000-0"]["flags"] == ["ambiguous_expression"]
     assert got["1001"]["flags"] == ["ambiguous_expression"]
+    # one finding per sample, each naming the other sample
+    assert [
+        (f.sample_id, f.message)
+        for f in result.report.sorted_findings()
+        if f.rule == "expression-ambiguous"
+    ] == [
+        ("1000-0", "'white car' occurs 2 times on image 1: 1000-0 has a different mask from 1001"),
+        ("1001", "'white car' occurs 2 times on image 1: 1001 has a different mask from 1000-0"),
+    ]
     # inner spacing is kept as written (reported as text noise, not changed)
     assert got["1004"]["text"] == "tree  on the right" and got["1004"]["flags"] == []
     noise = [f for f in result.report.sorted_findings() if f.rule == "text-noise"]
@@ -244,3 +256,44 @@ def test_validate_does_not_write(tmp_path: Path) -> None:
         DatasetNotFoundError, match=r"none of the images named in instances\.json was found"
     ):
         validate("refer", tmp_path / "raw")
+
+
+def test_repeated_sentence_findings_name_the_other_samples(tmp_path: Path) -> None:
+    records = make_records(tmp_path, n=3)
+    image = records[0]
+    a, b, c = (r.expressions[0] for r in records)
+    for e in (a, b, c):
+        e.text = "the car"
+    b.mask = a.mask  # a and b: same mask; c: another one
+    image.expressions = [a, b, c]
+    report = Report("refer")
+    flag_duplicates([image], report)
+    assert [(f.rule, f.sample_id, f.message) for f in report.findings] == [
+        (
+            "expression-ambiguous",
+            "0",
+            "'the car' occurs 3 times on image 0: 0 has a different mask from 2 and the same as 1",
+        ),
+        (
+            "expression-ambiguous",
+            "1",
+            "'the car' occurs 3 times on image 0: 1 has a different mask from 2 and the same as 0",
+        ),
+        (
+            "expression-ambiguous",
+            "2",
+            "'the car' occurs 3 times on image 0: 2 has a different mask from 0, 1",
+        ),
+    ]
+    c.mask = a.mask
+    for e in (a, b, c):
+        e.flags.clear()
+    report = Report("refer")
+    flag_duplicates([image], report)
+    assert [f.message for f in report.findings] == [
+        "'the car' occurs 3 times on image 0: 0 has the same mask as 1, 2",
+        "'the car' occurs 3 times on image 0: 1 has the same mask as 0, 2",
+        "'the car' occurs 3 times on image 0: 2 has the same mask as 0, 1",
+    ]
+    assert {f.rule for f in report.findings} == {"expression-duplicate"}
+    assert a.flags == ["duplicate_expression"]

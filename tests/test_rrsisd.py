@@ -203,8 +203,14 @@ def test_drive_download_with_archives(tmp_path: Path) -> None:
     assert "images: extracted from JPEGImages.zip (12 of 12 sampled names present)" in layout
     assert "ann_split: extracted from ann_split.zip" in layout
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert "JPEGImages.zip" in manifest["raw_files"]
-    assert "JPEGImages/00011.jpg" in manifest["raw_files"]
+    # both archives, and every member read under its path inside the archive
+    assert list(manifest["raw_files"]) == (
+        ["JPEGImages.zip"]
+        + [f"JPEGImages/{i:05d}.jpg" for i in sorted(i for i, *_ in SAMPLES)]
+        + ["ann_split.zip"]
+        + [f"ann_split/{i:05d}.xml" for i in sorted(i for i, *_ in SAMPLES if i != 1210)]
+        + ["instances.json", "refs(unc).p"]
+    )
     # a second build reuses the extraction cache and gives identical files
     build("rrsis-d", raw, tmp_path / "out2")
     assert _hashes(tmp_path / "out") == _hashes(tmp_path / "out2")
@@ -274,6 +280,29 @@ def test_truncated_image_archive(tmp_path: Path) -> None:
         build("rrsis-d", raw, tmp_path / "out")
 
 
+def test_json_errors_name_the_problem_once(release: Path, tmp_path: Path) -> None:
+    inst = release / "rrsisd" / "instances.json"
+    inst.write_text('{"images": [{"file_name": "00011.jpg', encoding="utf-8")
+    with pytest.raises(FormatError) as info:
+        build("rrsis-d", release, tmp_path / "out")
+    assert str(info.value) == (
+        f"{inst}:1: not valid JSON (Unterminated string starting at column 27); the file may "
+        "be truncated: download it again"
+    )
+    for value, found in [
+        (5, "'images' is not a list but an int (5)"),
+        (None, "'images' is not a list but null"),
+        ({"00011.jpg": {}}, "'images' is not a list but a dict with keys 00011.jpg"),
+    ]:
+        inst.write_text(json.dumps({"images": value, "annotations": [], "categories": []}))
+        with pytest.raises(AssumptionError) as info2:
+            build("rrsis-d", release, tmp_path / "out")
+        assert str(info2.value) == (
+            f"{inst}: assumption violated: instances.json has a list 'images'; found {found}. "
+            "If this release has a different layout, report it with `rrsis-bench inspect`."
+        )
+
+
 def test_malformed_annotation_files(release: Path, tmp_path: Path) -> None:
     inst = release / "rrsisd" / "instances.json"
     good = inst.read_bytes()
@@ -285,8 +314,9 @@ def test_malformed_annotation_files(release: Path, tmp_path: Path) -> None:
     with pytest.raises(AssumptionError) as info2:
         build("rrsis-d", release, tmp_path / "out")
     assert str(info2.value) == (
-        f"{inst}: assumption violated: instances.json has a list 'annotations'; found keys anns, "
-        "images. If this release has a different layout, report it with `rrsis-bench inspect`."
+        f"{inst}: assumption violated: instances.json has a list 'annotations'; found no key "
+        "'annotations' (keys anns, images). If this release has a different layout, report it "
+        "with `rrsis-bench inspect`."
     )
     inst.write_bytes(good)
     refs = release / "rrsisd" / "refs(unc).p"

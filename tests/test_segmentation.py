@@ -10,6 +10,7 @@ from rrsis_bench import masks
 from rrsis_bench.builders.polygons import repair_polygons
 from rrsis_bench.builders.refer_boxes import decide_bbox_format
 from rrsis_bench.builders.segmentation import SegmentationError, segmentation_kind, to_rle
+from rrsis_bench.rules import FLAGS
 
 
 def _rle(m: np.ndarray) -> dict:
@@ -115,6 +116,12 @@ def test_polygon_checks_and_repair() -> None:
     assert r.flags == {"polygon_clipped"}
     r = repair_polygons([[0, 0, 10, 10, 10, 0, 0, 10]], 20, 20, repair=False)
     assert r.flags == {"polygon_invalid"}
+    # the flag's description says both things the code does with it
+    assert FLAGS["polygon_invalid"] == (
+        "a polygon with fewer than 3 distinct points or non-finite coordinates was dropped (of "
+        "an odd number of coordinates, the last one); an invalid ring left unrepaired was "
+        "rasterised as given"
+    )
 
 
 def test_repair_cuts_holes() -> None:

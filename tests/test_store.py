@@ -193,3 +193,67 @@ def test_split_checks(tmp_path: Path) -> None:
 def test_default_out_follows_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("RRSIS_BENCH_HOME", str(tmp_path / "h"))
     assert store.default_out("rrsis-d") == tmp_path / "h" / "rrsis-d"
+
+
+def test_damaged_or_missing_shard_is_one_clear_error(tmp_path: Path) -> None:
+    from rrsis_bench.errors import FormatError
+
+    out = store.write_dataset(
+        tmp_path / "built", make_records(tmp_path / "raw", n=4), make_inputs(), Report("toy")
+    )
+    shard = out / "data/train-00000-of-00001.parquet"
+    shard.write_bytes(shard.read_bytes()[:3000])
+    ds = store.open_dataset(out)
+    with pytest.raises(FormatError) as info:
+        list(ds.iter_rows("train", columns=["image_id"]))
+    assert str(info.value).startswith(f"{shard}: unreadable parquet shard (")
+    assert str(info.value).endswith(
+        "the build is damaged: rebuild it (`rrsis-bench build <dataset> --raw DIR --overwrite`)"
+    )
+    with pytest.raises(FormatError, match="unreadable parquet shard"):
+        ds.read_table("train")
+    (out / "data/val-00000-of-00001.parquet").unlink()
+    with pytest.raises(
+        DatasetNotFoundError,
+        match="a shard listed in the manifest is missing; the build is incomplete",
+    ):
+        list(ds.iter_rows("val"))
+
+
+def test_sigterm_during_a_build_cleans_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    recs = make_records(tmp_path / "raw", n=8)
+    out = store.write_dataset(tmp_path / "built", recs, make_inputs(), Report("toy"))
+    before = _hashes(out)
+    real = store.write_shard
+    calls = {"n": 0}
+
+    def terminated(path: Path, records: list) -> object:  # type: ignore[type-arg]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(path, records)
+
+    monkeypatch.setattr(store, "write_shard", terminated)
+    with pytest.raises(KeyboardInterrupt, match="signal 15"):
+        store.write_dataset(out, recs[:3], make_inputs(), Report("toy"), overwrite=True)
+    assert _hashes(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["built", "raw"]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+
+
+def test_leftovers_of_a_killed_build_are_removed(tmp_path: Path) -> None:
+    import os
+
+    recs = make_records(tmp_path / "raw", n=4)
+    dead = tmp_path / ".built.partial-999999999-deadbeef"
+    (dead / "data").mkdir(parents=True)
+    mine = tmp_path / f".built.partial-{os.getppid()}-cafe"  # a running process: kept
+    mine.mkdir()
+    other = tmp_path / ".other.partial-999999999-beef"  # another target: kept
+    other.mkdir()
+    store.write_dataset(tmp_path / "built", recs, make_inputs(), Report("toy"))
+    assert not dead.exists()
+    assert mine.is_dir() and other.is_dir()

@@ -286,18 +286,74 @@ def test_errors(tmp_path):
         generate("phrase", tmp_path / "x", size=32)
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "keep.txt").write_text("mine")
-    with pytest.raises(OutputExistsError, match="already exists and is not empty"):
-        generate("phrase", tmp_path / "full", n_images=3, size=64)
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError) as info:
+            generate("phrase", tmp_path / "full", n_images=3, size=64, overwrite=overwrite)
+        assert str(info.value) == (
+            f"{tmp_path / 'full'} exists and is not a synthetic release written by rrsis-bench "
+            "synth (no .rrsis-bench-synth.json); choose another --out (it is never replaced)"
+        )
     assert (tmp_path / "full" / "keep.txt").read_text() == "mine"
-    assert [p.name for p in tmp_path.iterdir()] == ["full"]  # nothing half-written
+    (tmp_path / "file.txt").write_text("mine")
+    with pytest.raises(OutputExistsError) as info:
+        generate("phrase", tmp_path / "file.txt", n_images=3, size=64, overwrite=True)
+    assert str(info.value) == (
+        f"{tmp_path / 'file.txt'} exists and is not a folder; choose another --out "
+        "(it is never replaced)"
+    )
+    assert (tmp_path / "file.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "file.txt",
+        "full",
+    ]  # nothing half-written
 
 
-def test_overwrite_replaces_the_folder(tmp_path):
+def test_overwrite_replaces_only_an_earlier_release(tmp_path):
     generate("phrase", tmp_path / "r", n_images=3, size=64, seed=1)
+    assert json.loads((tmp_path / "r" / ".rrsis-bench-synth.json").read_text()) == {
+        "schema": "rrsis-bench/synth/1",
+        "layout": "phrase",
+        "images": 3,
+        "size": 64,
+        "seed": 1,
+    }
+    with pytest.raises(OutputExistsError) as info:
+        generate("phrase", tmp_path / "r", n_images=3, size=64, seed=1)
+    assert str(info.value) == (
+        f"{tmp_path / 'r'} already holds a synthetic release; pass --overwrite to replace it"
+    )
     (tmp_path / "r" / "stale.txt").write_text("old")
-    generate("phrase", tmp_path / "r", n_images=3, size=64, seed=1, overwrite=True)
+    generate("rrsis-d", tmp_path / "r", n_images=3, size=64, seed=2, overwrite=True)
     assert not (tmp_path / "r" / "stale.txt").exists()
-    assert (tmp_path / "r" / "RISBench_dataset" / "output_phrase_test.txt").is_file()
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == [
+        ".rrsis-bench-synth.json",
+        "images",
+        "rrsisd",
+    ]
+    assert json.loads((tmp_path / "r" / ".rrsis-bench-synth.json").read_text())["seed"] == 2
+    (tmp_path / "empty").mkdir()
+    generate("phrase", tmp_path / "empty", n_images=3, size=64, overwrite=True)
+    assert (tmp_path / "empty" / "RISBench_dataset" / "output_phrase_test.txt").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "r"]
+
+
+def test_cli_synth_overwrite_never_deletes_a_folder_it_did_not_write(tmp_path):
+    victim = tmp_path / "victim"
+    (victim / "sub").mkdir(parents=True)
+    (victim / "thesis.tex").write_text("\\documentclass{article}")
+    (victim / "sub" / "data.csv").write_text("a,b")
+    args = ["synth", "--layout", "refsegrs", "--out", str(victim), "--images", "3"]
+    res = CliRunner().invoke(app, [*args, "--size", "64", "--overwrite", "-q"])
+    assert res.exit_code == 1
+    assert res.stdout == ""
+    assert res.stderr.strip() == (
+        f"error: {victim} exists and is not a synthetic release written by rrsis-bench synth "
+        "(no .rrsis-bench-synth.json); choose another --out (it is never replaced)"
+    )
+    assert (victim / "thesis.tex").read_text() == "\\documentclass{article}"
+    assert (victim / "sub" / "data.csv").read_text() == "a,b"
+    assert sorted(p.name for p in victim.iterdir()) == ["sub", "thesis.tex"]
+    assert [p.name for p in tmp_path.iterdir()] == ["victim"]
 
 
 def test_cli_synth(tmp_path):

@@ -5,8 +5,10 @@ builder: the REFER files found (``refs(*).p`` with the key sets of refs, split v
 ``ann_id`` kinds, sentences per ref, languages; ``instances.json`` with the key sets of images
 and annotations, the category key, segmentation kinds, categories), phrase files
 (``output_phrase_*.txt``: lines, id style, example lines), image and mask folders with file
-counts, archives, a few example records, and the build command that fits. Pickles are read with
-the restricted unpickler; a refused or unreadable file is reported, not raised.
+counts, archives, a few example records, and the build command that fits. ``RAW_DIR`` may be
+an archive (extracted safely into the cache, as a build does). Pickles are read with the
+restricted unpickler; a refused or unreadable file is reported, not raised, and no build is
+suggested for its release.
 
 Example:
     >>> from rrsis_bench.builders.inspect import inspect_raw    # doctest: +SKIP
@@ -22,17 +24,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rrsis_bench.archives import is_archive
+from rrsis_bench.archives import extract, is_archive
+from rrsis_bench.builders.phrase_text import LineProblem, read_phrase_file
 from rrsis_bench.builders.pickles import load_pickle
 from rrsis_bench.builders.refer_parse import load_json
 from rrsis_bench.builders.segmentation import segmentation_kind
-from rrsis_bench.errors import DatasetNotFoundError, RRSISBenchError
+from rrsis_bench.errors import DatasetNotFoundError, FormatError, RRSISBenchError
 from rrsis_bench.schema import detect_language, natural_key
 
 _REFS = re.compile(r"^(?P<prefix>new_|g)?refs\((?P<split_by>[^()]+)\)\.p$")
 _INSTANCES = ("new_instances.json", "instances.json")
 _PHRASE = re.compile(r"^output_phrase_?.*\.txt$")
-_LINE = re.compile(r"^(\S+)\s+(\S.*)$")
 MAX_DEPTH = 4
 
 
@@ -80,6 +82,7 @@ class PhraseInfo:
     file: str
     lines: int = 0
     malformed: int = 0
+    without_text: int = 0
     first_token: dict[str, int] = field(default_factory=dict)
     languages: dict[str, int] = field(default_factory=dict)
     examples: list[str] = field(default_factory=list)
@@ -91,6 +94,7 @@ class RawInspection:
     """Everything :func:`inspect_raw` found."""
 
     raw: str
+    extracted_to: str | None = None
     refer: list[ReferInfo] = field(default_factory=list)
     phrase: list[PhraseInfo] = field(default_factory=list)
     folders: list[FolderInfo] = field(default_factory=list)
@@ -104,6 +108,10 @@ class RawInspection:
     def summary_lines(self) -> list[str]:
         """A human report, one line per fact."""
         return _summary_lines(self)
+
+    def blocking(self) -> list[str]:
+        """Problems that stop a build of a REFER release found here (refused pickle, ...)."""
+        return [p for r in self.refer for p in r.problems]
 
 
 def _walk(raw: Path) -> tuple[list[Path], list[FolderInfo]]:
@@ -232,7 +240,10 @@ def _inspect_refer(refs_path: Path, raw: Path, examples: int) -> ReferInfo:
     elif refs is not None:
         info.problems.append(f"{info.refs_file} holds a {type(refs).__name__}, not a list of refs")
     if inst is None:
-        info.problems.append(f"no instances.json or new_instances.json beside {info.refs_file}")
+        info.problems.append(
+            f"no instances.json or new_instances.json beside {info.refs_file}; put the "
+            "release's instances file there"
+        )
     else:
         try:
             data = load_json(inst)
@@ -264,61 +275,103 @@ def _inspect_refer(refs_path: Path, raw: Path, examples: int) -> ReferInfo:
     return info
 
 
-def _inspect_phrase(path: Path, raw: Path, examples: int) -> PhraseInfo:
+def _inspect_phrase(
+    path: Path, raw: Path, examples: int, id_pattern: str | None = None
+) -> PhraseInfo:
+    """Lines of a phrase file, parsed by the phrase builders' rule (with their id pattern)."""
     info = PhraseInfo(_rel(path, raw))
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        info.problems.append(f"not UTF-8 text at byte {exc.start}")
+        lines, problems, crlf = read_phrase_file(
+            path, re.compile(id_pattern) if id_pattern else None
+        )
+    except FormatError as exc:
+        info.problems.append(str(exc).removeprefix(f"{path}: "))
         return info
     except OSError as exc:  # pragma: no cover - unreadable file
         info.problems.append(str(exc))
         return info
-    tokens: Counter[str] = Counter()
-    langs: Counter[str] = Counter()
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        info.lines += 1
-        m = _LINE.match(line.strip())
-        if m is None:
-            info.malformed += 1
-            continue
-        first = m.group(1)
-        tokens["number" if first.isdigit() else "file name" if "." in first else "other"] += 1
-        langs[detect_language(m.group(2))] += 1
-        if len(info.examples) < examples:
-            info.examples.append(line.strip())
-    if "\r" in text:
-        info.problems.append("lines end with CR LF")
+    info.lines = len(lines) + len(problems)
+    info.malformed = sum(p.rule == "line-malformed" for p in problems)
+    info.without_text = sum(p.rule == "text-empty" for p in problems)
+    tokens: Counter[str] = Counter(
+        "number" if ln.token.isdigit() else "file name" if ln.suffix else "other" for ln in lines
+    )
     info.first_token = dict(tokens.most_common())
-    info.languages = dict(sorted(langs.items()))
+    info.languages = dict(sorted(Counter(detect_language(ln.text) for ln in lines).items()))
+    info.examples = [f"{ln.token} {ln.text}" for ln in lines[:examples]]
+    info.problems.extend(_first_problems(problems))
+    if crlf:
+        info.problems.append("lines end with CR LF")
     return info
+
+
+def _first_problems(problems: list[LineProblem], shown: int = 3) -> list[str]:
+    out = [f"line {p.lineno}: {p.message}" for p in problems[:shown]]
+    if len(problems) > shown:
+        out.append(f"... and {len(problems) - shown:,} more unusable lines")
+    return out
+
+
+def _phrase_builder(phrase: list[PhraseInfo], folders: list[FolderInfo]) -> str:
+    names = {f.path.split("/")[-1] for f in folders}
+    ext_ids = sum(p.first_token.get("file name", 0) for p in phrase)
+    return "risbench" if "img_rgb" in names or ext_ids else "refsegrs"
+
+
+def _id_pattern(builder: str) -> str | None:
+    if builder == "risbench":
+        from rrsis_bench.builders.risbench import LAYOUT as RISBENCH
+
+        return RISBENCH.id_pattern
+    from rrsis_bench.builders.refsegrs import LAYOUT as REFSEGRS
+
+    return REFSEGRS.id_pattern
 
 
 def inspect_raw(raw: str | Path, examples: int = 2) -> RawInspection:
     """Report what ``raw`` holds without building anything.
 
+    Phrase-file lines are counted by the rule of the builder suggested for them (RefSegRS ids
+    are numbers, RISBench ids file names), so ``malformed`` is what a build reports as
+    ``line-malformed``. A REFER release whose refs or instances file cannot be read (a refused
+    pickle, say) is reported with its problems and no build is suggested for it.
+
     Args:
-        raw: The downloaded release folder.
+        raw: The downloaded release folder, or an archive of it (extracted safely into the
+            cache, as a build does).
         examples: Example records (refs, annotations, phrase lines) shown per file.
 
     Raises:
-        DatasetNotFoundError: ``raw`` is not a folder.
+        DatasetNotFoundError: ``raw`` is neither a folder nor an archive.
     """
-    root = Path(raw).expanduser()
-    if not root.is_dir():
-        raise DatasetNotFoundError(f"{root}: not a folder; pass the downloaded release folder")
+    given = Path(raw).expanduser()
+    root = given
+    if given.is_file() and is_archive(given.name):
+        root = extract(given)
+    elif not given.is_dir():
+        raise DatasetNotFoundError(
+            f"{given}: not a folder or an archive; pass the downloaded release folder or archive"
+        )
     files, folders = _walk(root)
-    out = RawInspection(str(root), folders=folders)
+    out = RawInspection(str(given), folders=folders)
+    if root != given:
+        out.extracted_to = str(root)
     for p in files:
         if _REFS.match(p.name):
             out.refer.append(_inspect_refer(p, root, examples))
-        elif _PHRASE.match(p.name):
-            out.phrase.append(_inspect_phrase(p, root, examples))
         elif is_archive(p.name):
             out.archives[_rel(p, root)] = p.stat().st_size
+    phrase_files = [p for p in files if _PHRASE.match(p.name)]
+    if phrase_files:
+        first = [_inspect_phrase(p, root, examples) for p in phrase_files]
+        builder = _phrase_builder(first, folders)
+        out.phrase = [
+            _inspect_phrase(p, root, examples, _id_pattern(builder)) for p in phrase_files
+        ]
     for r in out.refer:
+        if r.problems:
+            continue  # the build would stop on them: the summary lists them instead
+        # a REFER build reads a folder, never an archive: name the extracted one
         cmd = f"rrsis-bench build {r.builder} --raw {root}"
         if r.builder == "refer":
             m = _REFS.match(Path(r.refs_file).name)
@@ -326,10 +379,8 @@ def inspect_raw(raw: str | Path, examples: int = 2) -> RawInspection:
             cmd += f" -o name={folder} -o split_by={m['split_by'] if m else 'unc'}"
         out.suggestions.append(cmd)
     if out.phrase:
-        names = {f.path.split("/")[-1] for f in folders}
-        ext_ids = sum(p.first_token.get("file name", 0) for p in out.phrase)
-        builder = "risbench" if "img_rgb" in names or ext_ids else "refsegrs"
-        out.suggestions.append(f"rrsis-bench build {builder} --raw {root}")
+        builder = _phrase_builder(out.phrase, folders)
+        out.suggestions.append(f"rrsis-bench build {builder} --raw {given}")
     if not out.refer and not out.phrase and out.archives:
         out.suggestions.append(
             "only archives were found: extract them (or pass the archive's folder to "
@@ -344,6 +395,8 @@ def _fmt_counts(c: dict[str, int]) -> str:
 
 def _summary_lines(ins: RawInspection) -> list[str]:
     lines = [f"raw folder: {ins.raw}"]
+    if ins.extracted_to:
+        lines.append(f"extracted to: {ins.extracted_to} (cached; a build reuses it)")
     lines.append(
         f"recognised: {len(ins.refer)} REFER refs file(s), {len(ins.phrase)} phrase file(s), "
         f"{len(ins.folders)} media folder(s), {len(ins.archives)} archive(s)"
@@ -379,7 +432,10 @@ def _summary_lines(ins: RawInspection) -> list[str]:
             lines.append(f"  problem: {p}")
     for ph in ins.phrase:
         lines.append("")
-        lines.append(f"phrase file: {ph.file}: {ph.lines:,} lines, {ph.malformed:,} malformed")
+        without = f", {ph.without_text:,} without an expression" if ph.without_text else ""
+        lines.append(
+            f"phrase file: {ph.file}: {ph.lines:,} lines, {ph.malformed:,} malformed{without}"
+        )
         lines.append(
             f"  first token: {_fmt_counts(ph.first_token)}; languages: {_fmt_counts(ph.languages)}"
         )
@@ -401,8 +457,13 @@ def _summary_lines(ins: RawInspection) -> list[str]:
             "archives: " + ", ".join(f"{k} ({v:,} bytes)" for k, v in ins.archives.items())
         )
     lines.append("")
+    lines.extend(
+        f"cannot build {r.refs_file} as it is: fix the problem(s) listed under it"
+        for r in ins.refer
+        if r.problems
+    )
     if ins.suggestions:
         lines.extend(f"try: {s}" for s in ins.suggestions)
-    else:
+    elif not ins.refer:
         lines.append("no REFER refs file and no phrase file found: no builder fits this folder")
     return lines

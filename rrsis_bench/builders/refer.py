@@ -174,8 +174,9 @@ class ReferBuilder(Builder):
         names = [instances.images[i].file_name for i in used_images]
         locate_images(layout, files, names, explicit=self.image_dir, progress=ctx.progress)
         locate_ann_split(layout, files, progress=ctx.progress)
-        if layout.image_archive is not None:
-            ctx.hash_file(layout.image_archive)
+        for archive in (layout.image_archive, layout.ann_split_archive):
+            if archive is not None:
+                ctx.hash_file(archive)
         keys = ", ".join(f"{k} {n:,}" for k, n in sorted(instances.category_keys.items()))
         layout.notes.append(f"annotation category key: {keys or 'none'}")
         layout.notes.append(f"refs: {len(refs):,}; usable: {len(kept):,}")

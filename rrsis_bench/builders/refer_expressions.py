@@ -230,18 +230,35 @@ def flag_duplicates(records: Sequence[ImageRecord], report: Report) -> None:
         for text, items in by_text.items():
             if len(items) < 2:
                 continue
-            masks_seen = {(tuple(e.mask["size"]), e.mask["counts"]) for e in items}
-            same = len(masks_seen) == 1
+            keys = [(tuple(e.mask["size"]), e.mask["counts"]) for e in items]
+            same = len(set(keys)) == 1
             flag = "duplicate_expression" if same else "ambiguous_expression"
             rule = "expression-duplicate" if same else "expression-ambiguous"
-            ids = ", ".join(e.sample_id for e in items)
-            for e in items:
+            for e, key in zip(items, keys, strict=True):
                 e.flags.append(flag)
                 report.add(
                     rule,
-                    f"{text!r} occurs {len(items)} times on image {rec.image_id} "
-                    f"({ids}) with {'the same mask' if same else 'different masks'}",
+                    _duplicate_message(text, rec.image_id, e.sample_id, items, keys, key),
                     split=rec.split,
                     image_id=rec.image_id,
                     sample_id=e.sample_id,
                 )
+
+
+def _duplicate_message(
+    text: str,
+    image_id: str,
+    sample_id: str,
+    items: Sequence[ExpressionRecord],
+    keys: Sequence[object],
+    key: object,
+) -> str:
+    """The finding of one sample of a repeated sentence, naming the other samples."""
+    same = [o.sample_id for o, k in zip(items, keys, strict=True) if k == key]
+    other = [o.sample_id for o, k in zip(items, keys, strict=True) if k != key]
+    same.remove(sample_id)
+    lead = f"{text!r} occurs {len(items)} times on image {image_id}: {sample_id} has"
+    if not other:
+        return f"{lead} the same mask as {', '.join(same)}"
+    msg = f"{lead} a different mask from {', '.join(other)}"
+    return msg + (f" and the same as {', '.join(same)}" if same else "")

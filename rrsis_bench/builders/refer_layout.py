@@ -76,7 +76,11 @@ class ReferLayout:
             relative to the root, or for an extracted archive the path they would have if
             it were extracted beside itself.
         image_archive: The archive the images came from, if any.
-        ann_split_dir: Folder of ``ann_split`` XML files, if any.
+        ann_split_dir: Folder of ``ann_split`` XML files, if any (may be an extraction cache).
+        ann_split_archive: The archive the XML files came from, if any.
+        ann_split_prefix: POSIX prefix of the manifest key of each XML file: its folder
+            relative to the root, or for an extracted archive the member folder as it would be
+            if extracted beside the archive (``ann_split/``).
         notes: What was recognised (reported as a ``layout`` finding).
     """
 
@@ -89,6 +93,7 @@ class ReferLayout:
     image_archive: Path | None = None
     ann_split_dir: Path | None = None
     ann_split_archive: Path | None = None
+    ann_split_prefix: str = ""
     notes: list[str] = field(default_factory=list)
 
 
@@ -287,6 +292,7 @@ def locate_ann_split(layout: ReferLayout, files: ReferFiles, progress: bool | No
             p = base / rel
             if p.is_dir():
                 layout.ann_split_dir = p
+                layout.ann_split_prefix = _prefix(_posix_rel(p, layout.root))
                 layout.notes.append(f"ann_split: {_posix_rel(p, layout.root)}")
                 return
     for base in (layout.ann_dir, layout.root):
@@ -299,8 +305,17 @@ def locate_ann_split(layout: ReferLayout, files: ReferFiles, progress: bool | No
             None,
         )
         if folder is not None:
+            parts = [
+                p
+                for p in (
+                    _posix_rel(archive.parent, layout.root),
+                    folder.relative_to(extracted).as_posix(),
+                )
+                if p not in ("", ".")
+            ]
             layout.ann_split_dir = folder
             layout.ann_split_archive = archive
+            layout.ann_split_prefix = _prefix(str(PurePosixPath(*parts)) if parts else "")
             layout.notes.append(f"ann_split: extracted from {_posix_rel(archive, layout.root)}")
         return
 

@@ -263,7 +263,9 @@ def load_json(path: Path) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FormatError(
-            f"not valid JSON ({exc.msg} at column {exc.colno}); the file may be truncated: "
+            # some messages end in "at" ("Unterminated string starting at"): say it once
+            f"not valid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno}); "
+            "the file may be truncated: "
             "download it again",
             path,
             exc.lineno,
@@ -286,6 +288,18 @@ def _bbox(value: Any) -> list[float] | None:
     return None
 
 
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, for a message (``an int (5)``, ``a dict with keys a, b``)."""
+    if isinstance(value, dict):
+        return "a dict with keys " + (", ".join(sorted(map(str, value))[:8]) or "none")
+    if value is None:
+        return "null"
+    name = type(value).__name__
+    text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name} ({text})"
+
+
 def parse_instances(obj: Any, path: Path) -> Instances:
     """Check the loaded ``instances.json`` and index it (see the module docstring).
 
@@ -299,12 +313,14 @@ def parse_instances(obj: Any, path: Path) -> Instances:
             f"a JSON {type(obj).__name__}",
         )
     for key in ("images", "annotations"):
-        if not isinstance(obj.get(key), list):
-            raise AssumptionError(
-                f"instances.json has a list {key!r}",
-                path,
-                f"keys {', '.join(sorted(obj)) or 'none'}",
+        value = obj.get(key)
+        if not isinstance(value, list):
+            found = (
+                f"no key {key!r} (keys {', '.join(sorted(map(str, obj))) or 'none'})"
+                if key not in obj
+                else f"{key!r} is not a list but {_json_kind(value)}"
             )
+            raise AssumptionError(f"instances.json has a list {key!r}", path, found)
     images, anns = obj["images"], obj["annotations"]
     _check(
         images,

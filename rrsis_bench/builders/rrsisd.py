@@ -36,6 +36,7 @@ from rrsis_bench.builders.refer import ReferBuilder
 from rrsis_bench.builders.refer_expressions import clean_text
 from rrsis_bench.builders.refer_layout import ReferFiles, ReferLayout
 from rrsis_bench.builders.refer_parse import Instances, RawRef
+from rrsis_bench.images import sha256_file
 from rrsis_bench.registry import DatasetSpec, register
 from rrsis_bench.schema import ImageRecord, natural_key
 
@@ -119,7 +120,9 @@ class RRSISDBuilder(ReferBuilder):
         if layout.ann_split_dir is None:
             ctx.report.add("layout", "no ann_split XML folder; the XML cross-check was skipped")
             return
-        check_ann_split(ctx, layout.ann_split_dir, records, refs, instances)
+        check_ann_split(
+            ctx, layout.ann_split_dir, records, refs, instances, prefix=layout.ann_split_prefix
+        )
 
 
 def _text(el: ET.Element | None) -> str:
@@ -139,12 +142,16 @@ def check_ann_split(
     records: Sequence[ImageRecord],
     refs: Sequence[RawRef],
     instances: Instances,
+    *,
+    prefix: str = "ann_split/",
 ) -> None:
     """Compare each image's ``ann_split`` XML with refs and instances (``xml-*`` findings).
 
     The XML object carrying a ``<segmentation>`` is the one in the refs: exactly one is
     expected; its ``<bndbox>`` must equal the instances box, its ``<description>`` the ref's
-    sentence, the root's ``<split>`` the ref's split.
+    sentence, the root's ``<split>`` the ref's split. Each XML file read is hashed into the
+    manifest's ``raw_files`` as ``prefix + <name>.xml`` (``folder`` may be an extraction
+    cache outside the dataset root).
     """
     report = ctx.report
     by_image = {r.image_id: r for r in refs}
@@ -161,7 +168,7 @@ def check_ann_split(
         if not path.is_file():
             report.add("xml-missing", f"no ann_split/{stem}.xml for {rec.file_name}", **where)
             continue
-        ctx.hash_file(path)
+        ctx.raw_files[prefix + path.name] = sha256_file(path)
         try:
             root = _xml_root(path)
         except (ET.ParseError, ValueError, OSError) as exc:

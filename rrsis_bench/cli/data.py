@@ -217,19 +217,38 @@ def info(
 
 @app.command()
 @handle_errors
-def rules(quiet: QuietOpt = False, debug: DebugOpt = False) -> None:
+def rules(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
     """List every sample flag and validation rule id."""
+    from rich.text import Text
+
     from rrsis_bench.rules import FLAGS, RULES
 
+    if as_json:
+        console.print_json(
+            json.dumps(
+                {
+                    "rules": [
+                        {"id": r.id, "severity": r.severity, "description": r.description}
+                        for r in RULES.values()
+                    ],
+                    "flags": [{"name": k, "description": v} for k, v in FLAGS.items()],
+                }
+            )
+        )
+        return
     t = Table(title="validation rules")
     for col in ("rule", "severity", "checks"):
         t.add_column(col, overflow="fold")
     for r in RULES.values():
-        t.add_row(r.id, r.severity, r.description)
+        t.add_row(r.id, r.severity, Text(r.description))
     console.print(t)
     f = Table(title="sample flags")
     f.add_column("flag")
     f.add_column("meaning", overflow="fold")
     for name, desc in FLAGS.items():
-        f.add_row(name, desc)
+        f.add_row(name, Text(desc))
     console.print(f)

@@ -46,7 +46,10 @@ def synth(
         typer.Option("--truth", help="Also write every expression's true mask here (JSONL)."),
     ] = None,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace --out if it exists.")
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace an earlier synthetic release in --out (nothing else)."
+        ),
     ] = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
@@ -101,8 +104,9 @@ def demo(
     debug: DebugOpt = False,
 ) -> None:
     """Run the whole pipeline on synthetic data: generate, inspect, build, validate, predict, score, report."""
-    from rrsis_bench.demo import run_demo
+    from rrsis_bench.demo import check_output, run_demo
 
+    check_output(out)
     err_console.print(
         f"rrsis-bench demo: {images} synthetic NWPU-Refer images of {size}×{size} px → {out}",
         markup=False,
@@ -126,12 +130,31 @@ def predict(
     grid: Annotated[
         int, typer.Option("--grid", min=4, help="category-prior: raster side of the mean masks.")
     ] = 64,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace existing <out>/<split>/predictions.jsonl of these splits."
+        ),
+    ] = False,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write a reference predictor's predictions (the floor a learned model must beat)."""
-    from rrsis_bench.predictors import CategoryPrior, run_predictor
+    from rrsis_bench.errors import UnknownNameError
+    from rrsis_bench.predictors import (
+        PREDICTORS,
+        CategoryPrior,
+        check_fit_splits,
+        prediction_paths,
+        run_predictor,
+    )
 
+    if predictor not in PREDICTORS:
+        raise UnknownNameError("predictor", predictor, PREDICTORS)
+    if predictor == "category-prior":
+        check_fit_splits(dataset)
+    splits = [s.strip() for s in split.split(",") if s.strip()]
+    prediction_paths(dataset, splits, out, overwrite)
     prior = None
     if predictor == "category-prior":
         prior = CategoryPrior.fit(dataset, grid=grid)
@@ -140,7 +163,6 @@ def predict(
             f"(level {prior.level}/255), val oIoU {prior.val_oiou if prior.val_oiou is None else round(prior.val_oiou, 2)}",
             markup=False,
         )
-    splits = [s.strip() for s in split.split(",") if s.strip()]
-    paths = run_predictor(predictor, dataset, splits, out, prior=prior)
+    paths = run_predictor(predictor, dataset, splits, out, prior=prior, overwrite=overwrite)
     for path in paths.values():
         console.print(str(path), markup=False)

@@ -44,6 +44,29 @@ def _to_rle(mask: Any, sid: str) -> Rle:
     return masks.encode(arr)
 
 
+def _check_replaceable(out: Path, fmt: str) -> None:
+    """Refuse to replace anything but an earlier output of the same kind."""
+    if fmt != "png" and out.is_dir():
+        raise OutputExistsError(f"{out} is a folder, not a {fmt} file; it is never replaced")
+    if fmt == "png" and not out.is_dir():
+        raise OutputExistsError(f"{out} is a file, not a folder of PNG masks; it is never replaced")
+    if fmt == "png" and any(not (p.is_file() and p.suffix == ".png") for p in out.iterdir()):
+        raise OutputExistsError(
+            f"{out} holds more than PNG masks; choose another folder (it is never replaced)"
+        )
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Move ``tmp`` to ``out``; a file is replaced in one rename, never missing meanwhile."""
+    if not out.is_dir():
+        os.replace(tmp, out)
+        return
+    old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+    os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def write_predictions(
     predictions: Mapping[str, Any] | Iterable[Any],
     path: str | Path,
@@ -60,11 +83,13 @@ def write_predictions(
             ``(sample_id, mask[, no_target])`` tuples. Streamed: one mask at a time.
         path: The folder (``png``) or file to write; written atomically.
         format: ``png``, ``jsonl`` or ``coco``.
-        overwrite: Replace an existing output.
+        overwrite: Replace an existing output of the same kind (a file, or a folder holding
+            only PNG files); anything else is never replaced.
         png_mode: ``L`` (values {0, 255}) or ``1`` (1-bit) for PNG output.
 
     Raises:
-        OutputExistsError: If ``path`` exists and ``overwrite`` is false.
+        OutputExistsError: If ``path`` exists and ``overwrite`` is false, or it is not an
+            output of the same kind.
         ValueError: On a mask that is not 2-D, or a PNG sample with ``no_target`` true and a
             non-empty mask (PNG cannot carry the flag; use JSONL).
     """
@@ -76,6 +101,8 @@ def write_predictions(
         raise UnknownNameError("prediction format", format, FORMATS)
     if out.exists() and not overwrite:
         raise OutputExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
+    if out.exists():
+        _check_replaceable(out, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
@@ -127,12 +154,7 @@ def write_predictions(
                     first = False
                 if fmt == "coco":
                     f.write("]\n")
-        if out.exists():
-            if out.is_dir():
-                shutil.rmtree(out)
-            else:
-                out.unlink()
-        os.replace(tmp, out)
+        _replace(tmp, out)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)

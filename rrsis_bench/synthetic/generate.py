@@ -41,6 +41,9 @@ BUILDER_OF_LAYOUT: dict[str, str] = {
 
 MIN_SIZE = 64
 MAX_SIZE = 4096
+MARKER = ".rrsis-bench-synth.json"
+"""The file that marks a folder as a release written by :func:`generate` (layout, size, seed)."""
+MARKER_SCHEMA = "rrsis-bench/synth/1"
 
 
 @dataclass
@@ -93,6 +96,33 @@ def get_layout(name: str) -> Layout:
     return LAYOUTS[key]()
 
 
+def check_output(out: Path, overwrite: bool) -> None:
+    """Fail unless ``out`` is absent, empty, or (with ``overwrite``) an earlier release.
+
+    Raises:
+        OutputExistsError: ``out`` is a file, holds anything but a release written by
+            :func:`generate` (no :data:`MARKER`; never replaced), or holds one and
+            ``overwrite`` is false.
+    """
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputExistsError(
+            f"{out} exists and is not a folder; choose another --out (it is never replaced)"
+        )
+    if not any(out.iterdir()):
+        return
+    if not (out / MARKER).is_file():
+        raise OutputExistsError(
+            f"{out} exists and is not a synthetic release written by rrsis-bench synth "
+            f"(no {MARKER}); choose another --out (it is never replaced)"
+        )
+    if not overwrite:
+        raise OutputExistsError(
+            f"{out} already holds a synthetic release; pass --overwrite to replace it"
+        )
+
+
 def _job(args: tuple[Layout, SceneTask, str]) -> SceneOutput:
     layout, task, root = args
     return layout.scene(task, Path(root))
@@ -112,7 +142,9 @@ def generate(
     """Generate a synthetic release in a raw layout.
 
     The release is written to a temporary sibling of ``out`` and moved into place only when
-    complete. The same arguments give byte-identical files whatever ``num_proc``.
+    complete; ``out`` also receives :data:`MARKER` (layout, images, size, seed), which
+    ``overwrite`` requires of a folder it replaces. The same arguments give byte-identical
+    files whatever ``num_proc``.
 
     Args:
         layout: ``refsegrs``, ``rrsis-d``, ``nwpu-refer`` or ``phrase`` (RISBench).
@@ -121,13 +153,14 @@ def generate(
         size: Image side in pixels (default: the layout's usual size).
         seed: Seed of everything drawn.
         num_proc: Processes drawing scenes.
-        overwrite: Replace ``out`` if it exists.
+        overwrite: Replace an earlier release in ``out`` (one holding :data:`MARKER`).
         progress: Show a progress bar.
 
     Raises:
         UnknownNameError: Unknown layout.
         ValueError: ``n_images`` below 3, ``size`` outside 64..4096, ``num_proc`` below 1.
-        OutputExistsError: ``out`` exists and is not empty, and ``overwrite`` is false.
+        OutputExistsError: ``out`` is not empty and is not an earlier release (never
+            replaced), or is one and ``overwrite`` is false.
         BuildError: The output cannot be written.
     """
     lay = get_layout(layout)
@@ -140,11 +173,7 @@ def generate(
         raise ValueError(f"Expected --num-proc of at least 1, but got {num_proc}")
     splits = split_plan(n_images)
     out_path = Path(out).expanduser().absolute()
-    if out_path.exists() and (not out_path.is_dir() or any(out_path.iterdir())):
-        if not overwrite:
-            raise OutputExistsError(
-                f"{out_path} already exists and is not empty; choose another --out or pass --overwrite"
-            )
+    check_output(out_path, overwrite)
     tmp = out_path.parent / f".{out_path.name}.partial-{uuid.uuid4().hex[:8]}"
     try:
         root = tmp / lay.subdir if lay.subdir else tmp
@@ -166,6 +195,8 @@ def generate(
         else:
             outputs = [_job(j) for j in track(jobs, f"generating {lay.name}", len(jobs), progress)]
         truth = lay.finish(root, outputs)
+        marker = {"layout": lay.name, "images": n_images, "size": side, "seed": seed}
+        (tmp / MARKER).write_text(json.dumps({"schema": MARKER_SCHEMA, **marker}) + "\n")
         if out_path.exists():
             old = out_path.parent / f".{out_path.name}.old-{uuid.uuid4().hex[:8]}"
             os.replace(out_path, old)

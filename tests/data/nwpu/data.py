@@ -15,17 +15,23 @@
   segmentation;
 * image 5: the same ref text in val and test (image reused across splits).
 
-    cd tests && python -m data.nwpu.data OUT_DIR [new|old] [image/image|image|.]
+One call writes one variant:
+
+    python tests/data/nwpu/data.py OUT_DIR [--variant new|old] [--image-dir image/image|image|.]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+if __name__ == "__main__":  # run as a script: make tests/ importable for data.refer.data
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from data.refer.data import jpeg_bytes, rect_mask, rle_of, write_json, write_pickle
 
@@ -268,7 +274,26 @@ def make_nwpu_release(
     return expect
 
 
+def main(argv: list[str] | None = None) -> None:
+    """Write the miniature release (one variant) to the folder named on the command line."""
+    parser = argparse.ArgumentParser(description="Write a miniature NWPU-Refer release.")
+    parser.add_argument("out", nargs="?", default="nwpu-mini", type=Path)
+    parser.add_argument(
+        "--variant",
+        choices=["new", "old"],
+        default="new",
+        help="new: new_refs(unc).p + new_instances.json; old: refs(unc).p + instances.json",
+    )
+    parser.add_argument(
+        "--image-dir",
+        choices=["image/image", "image", "."],
+        default="image/image",
+        help="where the images go, relative to OUT ('.': beside the annotation files)",
+    )
+    args = parser.parse_args(argv)
+    make_nwpu_release(args.out, variant=args.variant, image_dir=args.image_dir)
+    print(args.out)
+
+
 if __name__ == "__main__":
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "nwpu-mini")
-    make_nwpu_release(out, *(sys.argv[2:4]))
-    print(out)
+    main()

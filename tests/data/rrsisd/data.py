@@ -14,11 +14,12 @@ optional ``images/rrsisd/ann_split`` XML, with the known defects:
 ``layout="drive"`` writes the Google Drive form instead: the four files side by side, with
 ``JPEGImages.zip`` and ``ann_split.zip``.
 
-    cd tests && python -m data.rrsisd.data OUT_DIR [drive]
+    python tests/data/rrsisd/data.py OUT_DIR [--layout nested|drive] [--no-xml]
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import zipfile
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+if __name__ == "__main__":  # run as a script: make tests/ importable for data.refer.data
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from data.refer.data import jpeg_bytes, rect_mask, rle_of, write_json, write_pickle
 
@@ -183,7 +187,16 @@ def make_rrsisd_release(
     return expect
 
 
+def main(argv: list[str] | None = None) -> None:
+    """Write the miniature release to the folder named on the command line."""
+    parser = argparse.ArgumentParser(description="Write a miniature RRSIS-D release.")
+    parser.add_argument("out", nargs="?", default="rrsisd-mini", type=Path)
+    parser.add_argument("--layout", choices=["nested", "drive"], default="nested")
+    parser.add_argument("--no-xml", action="store_true", help="leave out ann_split")
+    args = parser.parse_args(argv)
+    make_rrsisd_release(args.out, layout=args.layout, xml=not args.no_xml)
+    print(args.out)
+
+
 if __name__ == "__main__":
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "rrsisd-mini")
-    make_rrsisd_release(out, layout=sys.argv[2] if len(sys.argv) > 2 else "nested")
-    print(out)
+    main()
