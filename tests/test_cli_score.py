@@ -77,6 +77,9 @@ def test_score_prints_every_metric_with_aliases(tmp_path: Path, built: Path) -> 
         "resolution: ground-truth mask size",
         "by target_type",
         "by size",
+        # off a terminal the breakdown tables keep every column whole
+        "┃ target_type ┃ n ┃   oIoU ┃   mIoU ┃ Pr@0.5 ┃",
+        "┃  N-acc ┃  T-acc ┃",
     ):
         assert needle in text, needle
     d = json.loads(out.read_text())
