@@ -9,7 +9,6 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rrsis_bench.alignment import write_problems
 from rrsis_bench.cli.common import (
     DebugOpt,
     QuietOpt,
@@ -164,6 +163,8 @@ _SHOWN = 10
 
 def _fail_with_problems(exc: PredictionError, problems_out: Path | None) -> None:
     """Print the error line and at most ten problems; write all of them to ``problems_out``."""
+    from rrsis_bench.alignment import write_problems
+
     n = len(exc.problems)
     if problems_out is not None:
         write_problems(exc.problems, problems_out)
@@ -230,6 +231,7 @@ def score(
     debug: DebugOpt = False,
 ) -> None:
     """Score predictions against a built dataset: oIoU, mIoU, Pr@t, N-acc, T-acc."""
+    from rrsis_bench.alignment import write_problems
     from rrsis_bench.score_report import check_per_sample_path
     from rrsis_bench.scoring import score as score_fn
 
@@ -297,6 +299,7 @@ def compare(
     debug: DebugOpt = False,
 ) -> None:
     """Paired comparison of two prediction sets (B − A) with bootstrap intervals."""
+    from rrsis_bench.alignment import write_problems
     from rrsis_bench.scoring import compare as compare_fn
 
     try:
