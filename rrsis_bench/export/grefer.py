@@ -31,13 +31,8 @@ from rrsis_bench import masks
 from rrsis_bench.export.common import (
     ExportPlan,
     ExportResult,
-    count_images,
-    export_notes,
-    instance_annotation,
-    segmentation,
-    write_images,
 )
-from rrsis_bench.export.refer import instances, sentences
+from rrsis_bench.export.refer import finish_export, instances, ref_entry, referent_annotation
 
 
 def write_grefer(
@@ -80,43 +75,20 @@ def write_grefer(
                 ann_id = next(new_ids)
                 category = found[0]["category"] if found else (ref.categories or ("object",))[0]
                 reason = "mask_not_an_object" if img.objects else "mask_without_objects"
-                seg_counts[reason] = seg_counts.get(reason, 0) + 1
-                doc["annotations"].append(
-                    instance_annotation(
-                        ann_id,
-                        plan.image_ids[img.image_id],
-                        plan.category_id(category),
-                        ref.rle,
-                        masks.bbox(ref.rle),
-                        segmentation(ref.rle, mode, img, seg_counts),
-                    )
-                )
+                referent_annotation(plan, doc, img, ref, ann_id, category, mode, reason, seg_counts)
                 ann_ids, category_ids = [ann_id], [plan.category_id(category)]
-        sents = sentences(plan, ref.sample_ids, ref.texts)
-        for s, sid in zip(sents, ref.sample_ids, strict=True):
-            sent_to_sample[s["sent_id"]] = sid
-        refs.append(
-            {
-                "ref_id": plan.ref_ids[ref.key],
-                "ann_id": ann_ids,
-                "category_id": category_ids,
-                "image_id": plan.image_ids[img.image_id],
-                "split": split,
-                "file_name": plan.export_names[img.file_name],
-                "sent_ids": [s["sent_id"] for s in sents],
-                "sentences": sents,
-            }
-        )
-        c["refs"] += 1
-        c["sentences"] += len(sents)
-    count_images(plan, result, split_names)
-    result.annotations = len(doc["annotations"])
-    data_dir = root / name
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "grefs(unc).json").write_text(json.dumps(refs), encoding="utf-8")
-    (data_dir / "instances.json").write_text(json.dumps(doc), encoding="utf-8")
-    write_images(plan, plan.images, root / image_dir)
-    result.files = [f"{name}/grefs(unc).json", f"{name}/instances.json", f"{image_dir}/"]
-    result.notes.extend(export_notes(seg_counts, result.skipped))
-    result.sent_id_to_sample_id = sent_to_sample
-    return result
+        refs.append(ref_entry(plan, ref, img, split, ann_ids, category_ids, c, sent_to_sample))
+    refs_bytes = json.dumps(refs).encode("utf-8")
+    return finish_export(
+        plan,
+        result,
+        root,
+        name,
+        image_dir,
+        "grefs(unc).json",
+        refs_bytes,
+        doc,
+        seg_counts,
+        sent_to_sample,
+        split_names,
+    )

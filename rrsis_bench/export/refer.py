@@ -141,44 +141,101 @@ def write_refer(
                 reason = "mask_without_objects"
             else:
                 reason = "mask_not_an_object"
-            seg_counts[reason] = seg_counts.get(reason, 0) + 1
-            doc["annotations"].append(
-                instance_annotation(
-                    ann_id,
-                    plan.image_ids[img.image_id],
-                    plan.category_id(category),
-                    ref.rle,
-                    masks.bbox(ref.rle),
-                    segmentation(ref.rle, mode, img, seg_counts),
-                )
-            )
-        ref_id = plan.ref_ids[ref.key]
-        sents = sentences(plan, ref.sample_ids, ref.texts)
-        for s, sid in zip(sents, ref.sample_ids, strict=True):
-            sent_to_sample[s["sent_id"]] = sid
+            referent_annotation(plan, doc, img, ref, ann_id, category, mode, reason, seg_counts)
         refs.append(
-            {
-                "ref_id": ref_id,
-                "ann_id": ann_id,
-                "category_id": plan.category_id(category),
-                "image_id": plan.image_ids[img.image_id],
-                "split": split,
-                "file_name": plan.export_names[img.file_name],
-                "sent_ids": [s["sent_id"] for s in sents],
-                "sentences": sents,
-            }
+            ref_entry(plan, ref, img, split, ann_id, plan.category_id(category), c, sent_to_sample)
         )
-        c["refs"] += 1
-        c["sentences"] += len(sents)
+    refs_bytes = pickle.dumps(refs, protocol=PICKLE_PROTOCOL)
+    return finish_export(
+        plan,
+        result,
+        root,
+        name,
+        image_dir,
+        "refs(unc).p",
+        refs_bytes,
+        doc,
+        seg_counts,
+        sent_to_sample,
+        split_names,
+    )
+
+
+def referent_annotation(
+    plan: ExportPlan,
+    doc: dict[str, Any],
+    img: ImageInfo,
+    ref: Any,
+    ann_id: int,
+    category: str,
+    mode: str,
+    reason: str,
+    seg_counts: dict[str, int],
+) -> None:
+    """Add an annotation holding the referent's own mask (counted under ``reason``)."""
+    seg_counts[reason] = seg_counts.get(reason, 0) + 1
+    doc["annotations"].append(
+        instance_annotation(
+            ann_id,
+            plan.image_ids[img.image_id],
+            plan.category_id(category),
+            ref.rle,
+            masks.bbox(ref.rle),
+            segmentation(ref.rle, mode, img, seg_counts),
+        )
+    )
+
+
+def ref_entry(
+    plan: ExportPlan,
+    ref: Any,
+    img: ImageInfo,
+    split: str,
+    ann_id: Any,
+    category_id: Any,
+    counts: dict[str, int],
+    sent_to_sample: dict[int, str],
+) -> dict[str, Any]:
+    """One ref record with its sentences; updates the split's counts and the sent-id map."""
+    sents = sentences(plan, ref.sample_ids, ref.texts)
+    for s, sid in zip(sents, ref.sample_ids, strict=True):
+        sent_to_sample[s["sent_id"]] = sid
+    counts["refs"] += 1
+    counts["sentences"] += len(sents)
+    return {
+        "ref_id": plan.ref_ids[ref.key],
+        "ann_id": ann_id,
+        "category_id": category_id,
+        "image_id": plan.image_ids[img.image_id],
+        "split": split,
+        "file_name": plan.export_names[img.file_name],
+        "sent_ids": [s["sent_id"] for s in sents],
+        "sentences": sents,
+    }
+
+
+def finish_export(
+    plan: ExportPlan,
+    result: ExportResult,
+    root: Path,
+    name: str,
+    image_dir: str,
+    refs_file: str,
+    refs_bytes: bytes,
+    doc: dict[str, Any],
+    seg_counts: dict[str, int],
+    sent_to_sample: dict[int, str],
+    split_names: Mapping[str, str],
+) -> ExportResult:
+    """Write the refs file, ``instances.json`` and the images; complete ``result``."""
     count_images(plan, result, split_names)
     result.annotations = len(doc["annotations"])
     data_dir = root / name
     data_dir.mkdir(parents=True, exist_ok=True)
-    with open(data_dir / "refs(unc).p", "wb") as f:
-        pickle.dump(refs, f, protocol=PICKLE_PROTOCOL)
+    (data_dir / refs_file).write_bytes(refs_bytes)
     (data_dir / "instances.json").write_text(json.dumps(doc), encoding="utf-8")
     write_images(plan, plan.images, root / image_dir)
-    result.files = [f"{name}/refs(unc).p", f"{name}/instances.json", f"{image_dir}/"]
+    result.files = [f"{name}/{refs_file}", f"{name}/instances.json", f"{image_dir}/"]
     result.notes.extend(export_notes(seg_counts, result.skipped))
     result.sent_id_to_sample_id = sent_to_sample
     return result
