@@ -39,7 +39,7 @@ class _NoNetwork(socket.socket):
         if (
             isinstance(host, str)
             and host not in ("127.0.0.1", "::1", "localhost")
-            and not host.startswith("/")
+            and not host.startswith(("/", "\0"))  # Unix sockets (multiprocessing uses them)
         ):
             raise RuntimeError(f"tests must not use the network (tried to connect to {address!r})")
         return super().connect(address)

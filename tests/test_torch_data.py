@@ -103,3 +103,86 @@ def test_core_imports_without_torch():
     assert (
         out.stdout.strip() == "rrsis_bench.torch_data needs torch: pip install 'rrsis-bench[torch]'"
     )
+
+
+def _pair() -> list[dict]:
+    images = torch.arange(2 * 4 * 5 * 3, dtype=torch.uint8).reshape(2, 4, 5, 3)
+    return [
+        {
+            "image": images[i].permute(2, 0, 1),
+            "mask": torch.full((4, 5), i, dtype=torch.uint8),
+            "text": f"t{i}",
+        }
+        for i in range(2)
+    ]
+
+
+def test_worker_batches_reuse_shared_slots(monkeypatch: pytest.MonkeyPatch):
+    import gc
+    import pickle
+    from multiprocessing.reduction import ForkingPickler
+
+    import torch.multiprocessing
+
+    import rrsis_bench.torch_data as td
+
+    samples = _pair()
+    expected = collate(samples)  # outside a worker: private memory
+    assert type(expected) is dict
+    monkeypatch.setattr(td, "get_worker_info", lambda: object())
+    monkeypatch.setattr(td, "_slots", [])
+    monkeypatch.setattr(td, "_MAX_SLOTS", 2)
+
+    first = collate(samples)
+    assert type(first).__name__ == "_SlotBatch" and len(td._slots) == 1
+    data = ForkingPickler.dumps(first)  # as a DataLoader worker sends it
+    rebuild, args = first.__reduce__()
+    del first
+    got = pickle.loads(data)
+    assert type(got) is dict and got["text"] == ["t0", "t1"]
+    assert torch.equal(got["image"], expected["image"]) and torch.equal(
+        got["mask"], expected["mask"]
+    )
+    assert got["image"].is_contiguous(memory_format=torch.channels_last)
+    slot = td._slots[0]
+    assert not slot.free()  # the main process still holds the batch
+    collate(samples)
+    assert len(td._slots) == 2  # so the next batch took a new slot
+    image = got["image"]
+    del got
+    gc.collect()
+    assert not slot.free()  # one tensor of the batch is still alive
+    del image
+    gc.collect()
+    assert slot.free()
+    third = collate(samples)
+    assert third.slot is slot and third.generation == 2
+    with pytest.raises(RuntimeError) as exc:
+        rebuild(*args)  # generation 1 was overwritten by the third batch
+    assert str(exc.value) == (
+        "a DataLoader batch was unpickled after its worker reused its memory; "
+        "unpickle each batch once, as DataLoader does"
+    )
+    # both slots busy and no room for a third: the batch goes the usual way
+    fallback = collate(samples)
+    assert type(fallback) is dict and len(td._slots) == 2
+    assert torch.equal(fallback["image"], expected["image"])
+
+
+def test_batches_stay_intact_when_workers_run_out_of_slots(built: Path, monkeypatch):
+    import rrsis_bench.torch_data as td
+
+    monkeypatch.setattr(td, "_MAX_SLOTS", 1)  # inherited by the forked workers
+    ds = RRSISDataset(built, "train")
+    expected = [ds[i] for i in range(len(ds))]
+    held = list(DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate))
+    dropped = [
+        (b["sample_id"], b["image"].clone(), b["mask"].clone())
+        for b in DataLoader(ds, batch_size=2, num_workers=2, collate_fn=collate)
+    ]
+    for k, (batch, (ids, image, mask)) in enumerate(zip(held, dropped, strict=True)):
+        want = expected[2 * k : 2 * k + 2]
+        assert batch["sample_id"] == ids == [s["sample_id"] for s in want]
+        for got_image, got_mask in ((batch["image"], batch["mask"]), (image, mask)):
+            assert torch.equal(got_image, torch.stack([s["image"] for s in want]))
+            assert torch.equal(got_mask, torch.stack([s["mask"] for s in want]))
