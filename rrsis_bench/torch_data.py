@@ -33,6 +33,7 @@ Example:
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -260,6 +261,7 @@ class _Lease:
 
     def __init__(self, buffer: Any):
         self.buffer = buffer
+        self.pid = os.getpid()
         self.leases = buffer[4:8].view(torch.int32)
         self.leases += 1
         self.__array_interface__ = {
@@ -270,6 +272,8 @@ class _Lease:
         }
 
     def __del__(self) -> None:
+        if os.getpid() != self.pid:
+            return  # a forked copy: the lease belongs to the process that unpickled the batch
         self.leases -= 1
         if int(self.leases[0]) == 0:
             self.buffer[0] = 0

@@ -186,3 +186,22 @@ def test_batches_stay_intact_when_workers_run_out_of_slots(built: Path, monkeypa
         for got_image, got_mask in ((batch["image"], batch["mask"]), (image, mask)):
             assert torch.equal(got_image, torch.stack([s["image"] for s in want]))
             assert torch.equal(got_mask, torch.stack([s["mask"] for s in want]))
+
+
+def test_a_forked_copy_of_a_batch_does_not_free_its_slot(monkeypatch: pytest.MonkeyPatch):
+    import gc
+
+    import rrsis_bench.torch_data as td
+
+    monkeypatch.setattr(td, "get_worker_info", lambda: object())
+    monkeypatch.setattr(td, "_slots", [])
+    batch = collate(_pair())
+    rebuild, args = batch.__reduce__()
+    del batch
+    got = rebuild(*args)
+    slot = td._slots[0]
+    assert not slot.free()
+    monkeypatch.setattr(td.os, "getpid", lambda: -1)  # as if collected in a forked child
+    del got
+    gc.collect()
+    assert not slot.free()
