@@ -296,6 +296,8 @@ def _write_into(
                 jobs.append((rel, tmp / rel, shard))
         results: dict[str, ShardWritten] = {}
         if num_proc > 1 and len(jobs) > 1:
+            # the schema imports `datasets` (about a second): once here, not in every worker
+            _non_image_columns()
             with ProcessPoolExecutor(max_workers=min(num_proc, len(jobs))) as pool:
                 futures = pool.map(_write_shard_job, [(p, s) for _, p, s in jobs])
                 for (rel, _, _), res in zip(
