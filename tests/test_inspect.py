@@ -233,3 +233,20 @@ def test_refer_release_in_an_archive_suggests_the_extracted_folder(tmp_path: Pat
     ins = inspect_raw(archive)
     assert ins.refer[0].refs_file == "new_refs(unc).p"
     assert ins.suggestions == [f"rrsis-bench build nwpu-refer --raw {ins.extracted_to}"]
+
+
+def test_grefcoco_layout_suggests_grefer_and_a_split_map(tmp_path: Path) -> None:
+    from data.interop.data import write_built
+
+    from rrsis_bench.export import export
+
+    export(write_built(tmp_path), None, tmp_path / "export", preset="grefcoco")
+    ins = inspect_raw(tmp_path / "export")
+    (refer,) = ins.refer
+    assert (refer.refs_file, refer.builder) == ("grefcoco/grefs(unc).json", "grefer")
+    assert refer.splits == {"train": 7, "val": 2, "testA": 3}
+    assert refer.ann_id == {"list": 12}
+    assert ins.suggestions == [
+        f"rrsis-bench build grefer --raw {tmp_path / 'export'} -o name=grefcoco -o split_by=unc "
+        "-o split_map=testA:<train|val|test>"
+    ]

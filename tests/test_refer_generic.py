@@ -136,7 +136,7 @@ def test_explicit_options_and_errors(tmp_path: Path) -> None:
         build("refer", tmp_path / "raw", tmp_path / "o2", colour="red")
     assert str(info.value) == (
         "Expected option of refer to be one of group, bbox_format, image_dir, repair_polygons, "
-        "dataset_name, name, split_by, but got 'colour'"
+        "dataset_name, name, split_by, split_map, but got 'colour'"
     )
     with pytest.raises(
         OptionError, match="^Expected option group to be true or false, but got 'maybe'$"
@@ -162,9 +162,98 @@ def test_unknown_split_value_names_the_assumption(tmp_path: Path) -> None:
         build("refer", tmp_path / "raw", tmp_path / "out")
     assert str(info.value).startswith(
         f"{path}: assumption violated: every ref's split is train, val or test; found 1 refs with "
-        "another split (values: 'testA'); first offending records: #"
+        "another split (values: 'testA'; map them with -o split_map=<value>:<train|val|test>,...); "
+        "first offending records: #"
     )
     assert "{'ref_id': 1005, 'split': 'testA'}" in str(info.value)
+    result = build("refer", tmp_path / "raw", tmp_path / "out", split_map="testA:test")
+    assert result.counts["test"]["expressions"] == 1
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["options"]["split_map"] == {"testA": "test"}
+    with pytest.raises(OptionError) as bad:
+        build("refer", tmp_path / "raw", tmp_path / "o2", split_map="testA")
+    assert str(bad.value) == (
+        "split_map: 'testA' is not <value>:<split>; write e.g. -o split_map=testA:test,testB:test"
+    )
+    with pytest.raises(OptionError) as bad:
+        build("refer", tmp_path / "raw", tmp_path / "o2", split_map="testA:dev")
+    assert str(bad.value) == (
+        "split_map: 'testA' is mapped to 'dev', which is not one of train, val, test"
+    )
+
+
+def _to_grefer(raw: Path, suffix: str = "json") -> Path:
+    """Turn the REFER look-alike into gRefCOCO's layout: ref 1000 names both cars of image 1,
+    ref 1005 refers to nothing (``ann_id`` [-1]), ``category_id`` becomes a list."""
+    old = raw / "georef" / "refs(umd).p"
+    refs = pickle.loads(old.read_bytes())
+    old.unlink()
+    for r in refs:
+        r["ann_id"] = {1000: [100, 101], 1005: [-1]}.get(r["ref_id"], [r["ann_id"]])
+        r["category_id"] = [] if r["ref_id"] == 1005 else [r["category_id"]]
+        r["no_target"] = r["ref_id"] == 1005
+    path = raw / "georef" / f"grefs(umd).{suffix}"
+    if suffix == "json":
+        write_json(path, refs)
+    else:
+        write_pickle(path, refs)
+    return path
+
+
+@pytest.mark.parametrize("suffix", ["json", "p"])
+def test_grefer_reads_multi_and_no_target_refs(tmp_path: Path, suffix: str) -> None:
+    exp = make_refer_release(tmp_path / "raw")
+    _to_grefer(tmp_path / "raw", suffix)
+    result = build("grefer", tmp_path / "raw", tmp_path / "out")
+    assert {s: c["expressions"] for s, c in result.counts.items()} == exp.counts
+    assert result.counts["train"]["multi"] == 2 and result.counts["test"]["none"] == 1
+    got = _expressions(tmp_path / "out")
+    both = got["1000-0"]
+    assert (both["target_type"], both["object_ids"]) == (1, ["100", "101"])  # ClassLabel multi
+    union = np.maximum(exp.masks[100], exp.masks[101])
+    assert np.array_equal(masks.decode(both["mask"]), union)
+    nothing = got["1005"]
+    assert (nothing["target_type"], nothing["object_ids"], nothing["area"]) == (2, [], 0)
+    assert nothing["provenance"]["ann_ids"] == []
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["dataset"] == "grefer"
+    assert (manifest["options"]["name"], manifest["options"]["split_by"]) == ("georef", "umd")
+    assert f"georef/grefs(umd).{suffix}" in manifest["raw_files"]
+
+
+def test_grefer_assumptions(tmp_path: Path) -> None:
+    make_refer_release(tmp_path / "raw")
+    path = _to_grefer(tmp_path / "raw")
+    refs = json.loads(path.read_text())
+    good = json.loads(path.read_text())
+    for r in refs:
+        if r["ref_id"] == 1005:
+            r["ann_id"] = [-1, 105]
+    write_json(path, refs)
+    with pytest.raises(AssumptionError) as info:
+        build("grefer", tmp_path / "raw", tmp_path / "out")
+    assert str(info.value).startswith(
+        f"{path}: assumption violated: ann_id [-1] (no target) stands alone; found 1 refs "
+        "listing -1 beside other annotations; first offending records: #"
+    )
+    assert "{'ref_id': 1005, 'ann_id': [-1, 105]}" in str(info.value)
+    for r in good:
+        if r["ref_id"] == 1003:
+            r["no_target"] = True
+    write_json(path, good)
+    with pytest.raises(AssumptionError) as info:
+        build("grefer", tmp_path / "raw", tmp_path / "out")
+    assert "no_target is true exactly when ann_id is [-1]; found 1 refs whose no_target " in str(
+        info.value
+    )
+    assert "{'ref_id': 1003, 'ann_id': [103], 'no_target': True}" in str(info.value)
+    (tmp_path / "raw" / "georef" / "grefs(umd).json").unlink()
+    with pytest.raises(DatasetNotFoundError) as missing:
+        build("grefer", tmp_path / "raw", tmp_path / "out")
+    assert str(missing.value) == (
+        f"{tmp_path / 'raw'}: cannot tell which gRefCOCO release to read (grefs(<split_by>).p "
+        "or grefs(<split_by>).json files found: none); pass -o name=<annotation folder> -o split_by=<splitBy>"
+    )
 
 
 def test_rrsis_hr_layout(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -79,3 +80,21 @@ def test_refsegrs_round_trips_through_refer(tmp_path: Path):
     assert sorted(before) == sorted(after)
     for key in before:
         assert _same(before[key], after[key]), key
+
+
+@pytest.mark.parametrize("segmentation", ["polygon", "rle"])
+def test_mixed_dataset_round_trips_whole_through_grefcoco(tmp_path: Path, segmentation: str):
+    built = write_built(tmp_path)
+    result = export(built, None, tmp_path / "export", preset="grefcoco", segmentation=segmentation)
+    assert result.skipped == {}
+    rebuilt = build("grefer", tmp_path / "export", tmp_path / "rebuilt", split_map="testA:test")
+    manifest = json.loads((rebuilt.path / "manifest.json").read_text())
+    assert manifest["options"]["name"] == "grefcoco"
+    assert manifest["options"]["split_map"] == {"testA": "test"}
+    before, after = _expressions(built), _expressions(rebuilt.path)
+    assert len(before) == 13
+    assert sorted(before) == sorted(after)
+    for key in before:
+        assert _same(before[key], after[key]), key  # multi and none come back as they were
+    types = sorted(v[0] for v in after.values())
+    assert types.count("multi") == 2 and types.count("none") == 3

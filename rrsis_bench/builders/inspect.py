@@ -27,12 +27,14 @@ from typing import Any
 from rrsis_bench.archives import extract, is_archive
 from rrsis_bench.builders.phrase_text import LineProblem, read_phrase_file
 from rrsis_bench.builders.pickles import load_pickle
-from rrsis_bench.builders.refer_parse import load_json
+from rrsis_bench.builders.refer_parse import _split, load_json
 from rrsis_bench.builders.segmentation import segmentation_kind
 from rrsis_bench.errors import DatasetNotFoundError, FormatError, RRSISBenchError
 from rrsis_bench.schema import detect_language, natural_key
 
-_REFS = re.compile(r"^(?P<prefix>new_|g)?refs\((?P<split_by>[^()]+)\)\.p$")
+_REFS = re.compile(
+    r"^(?:(?P<prefix>new_|g)?refs\((?P<split_by>[^()]+)\)\.p|grefs\(([^()]+)\)\.json)$"
+)
 _INSTANCES = ("new_instances.json", "instances.json")
 _PHRASE = re.compile(r"^output_phrase_?.*\.txt$")
 MAX_DEPTH = 4
@@ -191,6 +193,8 @@ def _list(value: Any) -> list[Any]:
 def _suggest_refer(info: ReferInfo, refs_path: Path, raw: Path) -> str:
     name = refs_path.name
     folder = refs_path.parent.name
+    if name.startswith("grefs("):
+        return "grefer"
     if name.startswith("new_") or (info.instances_file or "").endswith("new_instances.json"):
         return "nwpu-refer"
     if folder == "rrsisd":
@@ -213,7 +217,7 @@ def _inspect_refer(refs_path: Path, raw: Path, examples: int) -> ReferInfo:
     )
     info = ReferInfo(_rel(refs_path, raw), _rel(inst, raw) if inst else None)
     try:
-        refs = load_pickle(refs_path)
+        refs = load_json(refs_path) if refs_path.suffix == ".json" else load_pickle(refs_path)
     except RRSISBenchError as exc:
         info.problems.append(str(exc))
         refs = None
@@ -373,10 +377,14 @@ def inspect_raw(raw: str | Path, examples: int = 2) -> RawInspection:
             continue  # the build would stop on them: the summary lists them instead
         # a REFER build reads a folder, never an archive: name the extracted one
         cmd = f"rrsis-bench build {r.builder} --raw {root}"
-        if r.builder == "refer":
+        if r.builder in ("refer", "grefer"):
             m = _REFS.match(Path(r.refs_file).name)
+            split_by = (m["split_by"] or m[3]) if m else "unc"
             folder = Path(r.refs_file).parent.name if "/" in r.refs_file else ""
-            cmd += f" -o name={folder} -o split_by={m['split_by'] if m else 'unc'}"
+            cmd += f" -o name={folder} -o split_by={split_by}"
+            unknown = sorted(v for v in r.splits if _split(v) is None)
+            if unknown:
+                cmd += " -o split_map=" + ",".join(f"{v}:<train|val|test>" for v in unknown)
         out.suggestions.append(cmd)
     if out.phrase:
         builder = _phrase_builder(out.phrase, folders)

@@ -124,6 +124,10 @@ class ReferBuilder(Builder):
         """The file and folder names of this release."""
         return self.files
 
+    def load_refs(self, path: Path) -> list[RawRef]:
+        """Read and check the refs file (a pickle, read with the restricted unpickler)."""
+        return parse_refs(load_pickle(path), path)
+
     def check_release(
         self, refs: list[RawRef], instances: Instances, layout: ReferLayout, ctx: BuildContext
     ) -> None:
@@ -163,7 +167,7 @@ class ReferBuilder(Builder):
         files = self.refer_files()
         report = ctx.report
         layout = resolve_layout(ctx.root, files)
-        refs = parse_refs(load_pickle(layout.refs), layout.refs)
+        refs = self.load_refs(layout.refs)
         ctx.hash_file(layout.refs)
         instances = parse_instances(load_json(layout.instances), layout.instances)
         ctx.hash_file(layout.instances)

@@ -1,4 +1,4 @@
-r"""REFER-format datasets other than RRSIS-D: RRSIS-HR, RemoteSAM-270K and a generic ``refer``.
+r"""REFER-format datasets other than RRSIS-D: RRSIS-HR, RemoteSAM-270K, ``refer`` and ``grefer``.
 
 * ``rrsis-hr`` (CADFormer, JSTARS 2025): the RRSIS-D layout under the name ``rrsishr``
   (``rrsishr/refs(unc).p``, ``rrsishr/instances.json``, ``images/rrsishr/JPEGImages``), built
@@ -14,6 +14,9 @@ r"""REFER-format datasets other than RRSIS-D: RRSIS-HR, RemoteSAM-270K and a gen
 
   ``name`` and ``split_by`` are detected when exactly one ``<name>/refs(<split_by>).p`` (or a
   flat ``refs(<split_by>).p``) is found.
+* ``grefer``: any release in gRefCOCO's layout (``<name>/grefs(<split_by>).json``, as
+  ``G_REFER`` and ReLA read it, and as ``rrsis-bench export --format grefer`` writes it), with
+  the same options: ``ann_id`` lists give multi-target expressions, ``[-1]`` no-target ones.
 """
 
 from __future__ import annotations
@@ -22,13 +25,17 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rrsis_bench.builders.pickles import load_pickle
 from rrsis_bench.builders.refer import ReferBuilder
 from rrsis_bench.builders.refer_layout import ReferFiles
+from rrsis_bench.builders.refer_parse import RawRef, load_json, parse_refs
 from rrsis_bench.card import CardInfo
-from rrsis_bench.errors import DatasetNotFoundError
+from rrsis_bench.errors import DatasetNotFoundError, OptionError
 from rrsis_bench.registry import DatasetSpec, register
+from rrsis_bench.schema import SPLITS
 
 _REFS = re.compile(r"^refs\((?P<split_by>[^()]+)\)\.p$")
+_GREFS = re.compile(r"^grefs\((?P<split_by>[^()]+)\)\.(?:json|p)$")
 
 
 class RRSISHRBuilder(ReferBuilder):
@@ -45,6 +52,38 @@ class RemoteSAM270KBuilder(ReferBuilder):
     files: ClassVar[ReferFiles] = ReferFiles(name="", image_dirs=("JPEGImages", "images"))
 
 
+def parse_split_map(value: Any) -> dict[str, str]:
+    """``testA:test,testB:test`` (or a mapping) as ``{"testA": "test", "testB": "test"}``.
+
+    Raises:
+        OptionError: An entry is not ``<value>:<split>`` or names no split of the format.
+
+    Example:
+        >>> parse_split_map("testA:test, dev:val")
+        {'testA': 'test', 'dev': 'val'}
+    """
+    if value in (None, ""):
+        return {}
+    pairs: list[tuple[Any, Any]] = list(value.items()) if isinstance(value, dict) else []
+    if not isinstance(value, dict):
+        for entry in str(value).split(","):
+            raw, sep, ours = entry.strip().partition(":")
+            if not sep or not raw.strip() or not ours.strip():
+                raise OptionError(
+                    f"split_map: {entry.strip()!r} is not <value>:<split>; "
+                    "write e.g. -o split_map=testA:test,testB:test"
+                )
+            pairs.append((raw.strip(), ours.strip()))
+    out: dict[str, str] = {}
+    for raw, ours in pairs:
+        if ours not in SPLITS:
+            raise OptionError(
+                f"split_map: {raw!r} is mapped to {ours!r}, which is not one of {', '.join(SPLITS)}"
+            )
+        out[str(raw)] = ours
+    return out
+
+
 class GenericReferBuilder(ReferBuilder):
     """Any REFER-style release; see the module docstring for the options.
 
@@ -55,16 +94,32 @@ class GenericReferBuilder(ReferBuilder):
     """
 
     name: ClassVar[str] = "refer"
-    option_names: ClassVar[tuple[str, ...]] = (*ReferBuilder.option_names, "name", "split_by")
+    option_names: ClassVar[tuple[str, ...]] = (
+        *ReferBuilder.option_names,
+        "name",
+        "split_by",
+        "split_map",
+    )
+    layout_name: ClassVar[str] = "REFER"
+    refs_templates: ClassVar[tuple[str, ...]] = ("refs({split_by}).p",)
+    refs_globs: ClassVar[tuple[str, ...]] = ("refs(*).p",)
+    refs_regex: ClassVar[re.Pattern[str]] = _REFS
 
     def __init__(self, **options: Any):
         super().__init__(**options)
         self.folder: str | None = options.get("name")
         self.split_by: str | None = options.get("split_by")
+        self.split_map = parse_split_map(options.get("split_map"))
+
+    def load_refs(self, path: Path) -> list[RawRef]:
+        """Read and check the refs pickle, renaming splits as ``split_map`` says."""
+        return parse_refs(load_pickle(path), path, split_map=self.split_map)
 
     def refer_files(self) -> ReferFiles:
         """The names given, or detected by :meth:`locate`."""
-        return ReferFiles(name=self.folder or "", split_by=self.split_by or "unc")
+        return ReferFiles(
+            name=self.folder or "", split_by=self.split_by or "unc", refs=self.refs_templates
+        )
 
     def locate(self, raw: Path) -> Path:
         """Detect ``name`` and ``split_by`` when not given, then find the root."""
@@ -76,12 +131,16 @@ class GenericReferBuilder(ReferBuilder):
         found: list[tuple[str, str]] = []
         if raw.is_dir():
             candidates = [
-                *raw.glob("refs(*).p"),
-                *raw.glob("*/refs(*).p"),
-                *raw.glob("*/*/refs(*).p"),
+                p
+                for pattern in self.refs_globs
+                for p in (
+                    *raw.glob(pattern),
+                    *raw.glob(f"*/{pattern}"),
+                    *raw.glob(f"*/*/{pattern}"),
+                )
             ]
             for p in sorted(candidates):
-                m = _REFS.match(p.name)
+                m = self.refs_regex.match(p.name)
                 if m is None:
                     continue
                 folder = p.parent.name if p.parent != raw else ""
@@ -91,15 +150,19 @@ class GenericReferBuilder(ReferBuilder):
                     continue
                 found.append((folder, m["split_by"]))
         found = sorted(set(found))
+        shown = " or ".join(t.replace("{split_by}", "<split_by>") for t in self.refs_templates)
         if len(found) != 1:
             what = (
-                "several: " + ", ".join(f"{f or '.'}/refs({s}).p" for f, s in found)
+                "several: "
+                + ", ".join(
+                    f"{f or '.'}/{self.refs_templates[0].format(split_by=s)}" for f, s in found
+                )
                 if found
                 else "none"
             )
             raise DatasetNotFoundError(
-                f"{raw}: cannot tell which REFER release to read (refs(<split_by>).p files found: "
-                f"{what}); pass -o name=<annotation folder> -o split_by=<splitBy>"
+                f"{raw}: cannot tell which {self.layout_name} release to read ({shown} files "
+                f"found: {what}); pass -o name=<annotation folder> -o split_by=<splitBy>"
             )
         folder, split_by = found[0]
         if self.folder is None:
@@ -112,6 +175,8 @@ class GenericReferBuilder(ReferBuilder):
         opts = super().manifest_options()
         opts["name"] = self.folder or ""
         opts["split_by"] = self.split_by or "unc"
+        if self.split_map:
+            opts["split_map"] = dict(self.split_map)
         return opts
 
     def card_info(self) -> CardInfo:
@@ -127,6 +192,38 @@ class GenericReferBuilder(ReferBuilder):
             description=info.description,
             protocol=info.protocol,
         )
+
+
+class GReferBuilder(GenericReferBuilder):
+    """A release in gRefCOCO's layout (``G_REFER``, ReLA): multi- and no-target refs.
+
+    ``<name>/grefs(<split_by>).json`` (or ``.p``, which ``G_REFER`` tries first) beside
+    ``<name>/instances.json``; images under ``images/train2014`` (gRefCOCO's COCO images) or any
+    folder the REFER reader looks in. A ref's ``ann_id`` is a list of annotation ids (the
+    expression's mask is their union) or ``[-1]`` for an expression that refers to nothing
+    (target type ``none``, empty mask); ``category_id`` may be a list. Options as for ``refer``.
+    """
+
+    name: ClassVar[str] = "grefer"
+    layout_name: ClassVar[str] = "gRefCOCO"
+    refs_templates: ClassVar[tuple[str, ...]] = ("grefs({split_by}).p", "grefs({split_by}).json")
+    refs_globs: ClassVar[tuple[str, ...]] = ("grefs(*).json", "grefs(*).p")
+    refs_regex: ClassVar[re.Pattern[str]] = _GREFS
+
+    def refer_files(self) -> ReferFiles:
+        """The gRefCOCO names; images also under ``images/train2014``."""
+        base = super().refer_files()
+        return ReferFiles(
+            name=base.name,
+            split_by=base.split_by,
+            refs=base.refs,
+            image_dirs=("images/train2014", *base.image_dirs),
+        )
+
+    def load_refs(self, path: Path) -> list[RawRef]:
+        """Read ``grefs`` (JSON, or a pickle through the restricted unpickler)."""
+        obj = load_json(path) if path.suffix == ".json" else load_pickle(path)
+        return parse_refs(obj, path, no_target_id="-1", split_map=self.split_map)
 
 
 CADFORMER_CITATION = """@article{liu2025cadformer,
@@ -217,7 +314,7 @@ GENERIC_REFER = register(
         download=(
             "Any release in the REFER layout; options: -o name=<folder> -o split_by=<splitBy> "
             "-o image_dir=<folder> -o group=true|false -o bbox_format=auto|xywh|xyxy "
-            "-o dataset_name=<name>."
+            "-o dataset_name=<name> -o split_map=testA:test,testB:test."
         ),
         layout="<name>/refs(<splitBy>).p\n<name>/instances.json\nimages/<name>/JPEGImages/",
         published_counts={},
@@ -225,5 +322,30 @@ GENERIC_REFER = register(
         description="A referring-segmentation dataset read from the REFER layout.",
         protocol="Not fixed: state the protocol of the dataset's paper.",
         aliases=("refer-generic",),
+    )
+)
+
+GENERIC_GREFER = register(
+    DatasetSpec(
+        name="grefer",
+        title="gRefCOCO-format dataset",
+        builder=GReferBuilder,
+        licence="unknown",
+        redistributable=False,
+        citation="",
+        homepage="https://github.com/henghuiding/gRefCOCO",
+        download=(
+            "Any release in gRefCOCO's layout (grefs(<splitBy>).json + instances.json), such as "
+            "an `rrsis-bench export --format grefer` folder; options as for `refer`."
+        ),
+        layout="<name>/grefs(<splitBy>).json\n<name>/instances.json\nimages/train2014/",
+        published_counts={},
+        published_unit="expressions",
+        description=(
+            "A referring-segmentation dataset read from gRefCOCO's layout: multi-target refs "
+            "list several annotations, no-target refs have ann_id [-1]."
+        ),
+        protocol="Not fixed: state the protocol of the dataset's paper.",
+        aliases=("grefcoco-format", "grefs"),
     )
 )

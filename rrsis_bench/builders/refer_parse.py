@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,17 +154,29 @@ def _ann_ids(value: Any) -> list[str] | None:
     return None if i is None else [i]
 
 
-def _split(value: Any) -> str | None:
+def _split(value: Any, split_map: Mapping[str, str] | None = None) -> str | None:
     if not isinstance(value, str):
         return None
     try:
-        return normalize_split(value)
+        return normalize_split((split_map or {}).get(value, value))
     except UnknownNameError:
         return None
 
 
-def parse_refs(obj: Any, path: Path) -> list[RawRef]:
-    """Check the loaded refs pickle and return its refs (see the module docstring).
+def parse_refs(
+    obj: Any,
+    path: Path,
+    no_target_id: str | None = None,
+    split_map: Mapping[str, str] | None = None,
+) -> list[RawRef]:
+    """Check the loaded refs file and return its refs (see the module docstring).
+
+    ``split_map`` renames the release's split values first (``{"testA": "test"}``); given (even
+    empty), the error for an unknown split value says how to map it.
+
+    ``no_target_id`` is gRefCOCO's ``-1``: a ref whose ``ann_id`` is ``[-1]`` refers to nothing
+    and gets no annotation ids; ``-1`` beside other ids, or a ``no_target`` key that disagrees
+    with it, breaks an assumption.
 
     Raises:
         AssumptionError: A fact about the refs file does not hold.
@@ -199,17 +211,44 @@ def parse_refs(obj: Any, path: Path) -> list[RawRef]:
         "refs with another ann_id",
         ("ref_id", "ann_id"),
     )
+    if no_target_id is not None:
+
+        def listed(r: dict[str, Any]) -> list[str]:
+            return _ann_ids(r["ann_id"]) or []
+
+        _check(
+            refs,
+            lambda r: no_target_id in listed(r) and len(listed(r)) != 1,
+            f"ann_id [{no_target_id}] (no target) stands alone",
+            path,
+            f"refs listing {no_target_id} beside other annotations",
+            ("ref_id", "ann_id"),
+        )
+        _check(
+            refs,
+            lambda r: "no_target" in r and bool(r["no_target"]) != (listed(r) == [no_target_id]),
+            f"no_target is true exactly when ann_id is [{no_target_id}]",
+            path,
+            "refs whose no_target disagrees with their ann_id",
+            ("ref_id", "ann_id", "no_target"),
+        )
     _check(
         refs,
-        lambda r: _split(r["split"]) is None,
+        lambda r: _split(r["split"], split_map) is None,
         "every ref's split is train, val or test",
         path,
         "refs with another split (values: "
         + ", ".join(
             repr(v)
-            for v in sorted({str(r["split"]) for r in refs if _split(r["split"]) is None})[:5]
+            for v in sorted(
+                {str(r["split"]) for r in refs if _split(r["split"], split_map) is None}
+            )[:5]
         )
-        + ")",
+        + (
+            "; map them with -o split_map=<value>:<train|val|test>,...)"
+            if split_map is not None
+            else ")"
+        ),
         ("ref_id", "split"),
     )
     _check(
@@ -240,8 +279,8 @@ def parse_refs(obj: Any, path: Path) -> list[RawRef]:
                 index=i,
                 ref_id=str(as_id(r["ref_id"])),
                 image_id=str(as_id(r["image_id"])),
-                ann_ids=_ann_ids(r["ann_id"]) or [],
-                split=str(_split(r["split"])),
+                ann_ids=[a for a in _ann_ids(r["ann_id"]) or [] if a != no_target_id],
+                split=str(_split(r["split"], split_map)),
                 category_id=_as_int(r.get("category_id")),
                 sentences=sentences,
                 file_name=r.get("file_name") if isinstance(r.get("file_name"), str) else None,
