@@ -379,6 +379,20 @@ def test_cli_synth(tmp_path):
     assert res.stdout.strip() == str(tmp_path / "d")
     assert "build it with: rrsis-bench build rrsis-d --raw" in res.stderr
     assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 3
+    again = ["synth", "--layout", "rrsis-d", "--out", str(tmp_path / "d2"), "--images", "3"]
+    again += ["--size", "64", "--truth", str(tmp_path / "t.jsonl"), "--seed", "1", "-q"]
+    kept = runner.invoke(app, again)
+    assert kept.exit_code == 1
+    assert kept.stderr.strip() == (
+        f"error: {tmp_path / 't.jsonl'} already exists; pass --overwrite to replace it"
+    )
+    assert not (tmp_path / "d2").exists()  # refused before anything was generated
+    before = (tmp_path / "t.jsonl").read_text()
+    replaced = runner.invoke(app, [*again, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    after = (tmp_path / "t.jsonl").read_text()
+    assert len(after.splitlines()) == 3 and after != before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "d2", "t.jsonl"]
     bad = runner.invoke(app, ["synth", "--layout", "x", "--out", str(tmp_path / "e")])
     assert bad.exit_code == 1
     assert bad.stderr.strip() == (

@@ -48,7 +48,8 @@ def synth(
     overwrite: Annotated[
         bool,
         typer.Option(
-            "--overwrite", help="Replace an earlier synthetic release in --out (nothing else)."
+            "--overwrite",
+            help="Replace an earlier synthetic release in --out (nothing else) and the --truth file.",
         ),
     ] = False,
     quiet: QuietOpt = False,
@@ -56,7 +57,10 @@ def synth(
 ) -> None:
     """Generate a synthetic RRSIS release in one of the raw layouts the builders read."""
     from rrsis_bench.synthetic import generate
+    from rrsis_bench.synthetic.generate import check_truth_output
 
+    if truth is not None:
+        check_truth_output(truth, overwrite)
     try:
         result = generate(
             layout,
@@ -73,7 +77,7 @@ def synth(
         print_error(str(exc))
         raise typer.Exit(2) from None
     if truth is not None:
-        result.write_truth(truth)
+        result.write_truth(truth, overwrite=overwrite)
     for split, counts in result.counts().items():
         parts = ", ".join(f"{n:,} {t}" for t, n in counts.items())
         err_console.print(f"{split}: {parts}", markup=False)

@@ -77,11 +77,37 @@ class SynthResult:
             out.setdefault(t.split, Counter())[t.target_type] += 1
         return {s: dict(sorted(c.items())) for s, c in out.items()}
 
-    def write_truth(self, path: Path) -> None:
-        """Write the truth as JSON Lines (one expression per line, generation order)."""
-        with open(path, "w", encoding="utf-8") as f:
-            for t in self.truth:
-                f.write(json.dumps(t.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+    def write_truth(self, path: Path, overwrite: bool = False) -> None:
+        """Write the truth as JSON Lines (one expression per line, generation order).
+
+        The file is written beside ``path`` and renamed into place when complete.
+
+        Raises:
+            OutputExistsError: ``path`` exists and ``overwrite`` is false, or is a folder.
+        """
+        path = Path(path)
+        check_truth_output(path, overwrite)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                for t in self.truth:
+                    f.write(json.dumps(t.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def check_truth_output(path: Path, overwrite: bool) -> None:
+    """Fail early unless the truth file ``path`` may be written.
+
+    Raises:
+        OutputExistsError: ``path`` is a folder, or exists and ``overwrite`` is false.
+    """
+    if path.is_dir():
+        raise OutputExistsError(f"{path} is a folder; --truth names the JSONL file to write")
+    if path.exists() and not overwrite:
+        raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it")
 
 
 def get_layout(name: str) -> Layout:
