@@ -18,8 +18,9 @@ Inside ``DataLoader`` workers, :func:`collate` stacks each batch into one of a f
 shared memory that the worker reuses, instead of the fresh shared memory torch allocates for
 every batch; the main process receives tensors that are views of that block, and the block is
 reused once the last of them is gone. The batch reaches your loop as a plain dict, exactly as
-without it. A worker keeps at most 8 such blocks (each about one batch); when all are in use,
-for example because the loop keeps every batch, batches go through fresh shared memory.
+without it. A worker keeps at most 8 such blocks (each about one batch; set
+``RRSIS_BENCH_WORKER_SLOTS`` to change that, 0 turns reuse off); when all are in use, for
+example because the loop keeps every batch, batches go through fresh shared memory.
 
 Example:
     >>> from torch.utils.data import DataLoader                     # doctest: +SKIP
@@ -209,7 +210,29 @@ def _stack(values: list[Any], shared: bool = False) -> Any:
 
 _HEADER = 64  # slot header: byte 0 busy flag, bytes 4-7 leases (int32), bytes 8-15 generation
 _ALIGN = 64
-_MAX_SLOTS = 8  # per worker process
+_MAX_SLOTS = 8  # per worker process, unless RRSIS_BENCH_WORKER_SLOTS says otherwise
+SLOTS_ENV = "RRSIS_BENCH_WORKER_SLOTS"
+
+
+def _max_slots() -> int:
+    """Slots a worker may keep: ``$RRSIS_BENCH_WORKER_SLOTS`` (0 turns reuse off) or 8.
+
+    Raises:
+        ValueError: The variable is set to something other than a whole number >= 0.
+    """
+    value = os.environ.get(SLOTS_ENV)
+    if value is None or value.strip() == "":
+        return _MAX_SLOTS
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise ValueError(
+            f"Expected {SLOTS_ENV} to be a whole number >= 0 (0 turns shared-memory reuse off), "
+            f"but got {value!r}"
+        )
+    return n
 
 
 class _Slot:
@@ -242,7 +265,7 @@ def _take_slot(nbytes: int) -> tuple[_Slot, int] | None:
     if fits:
         slot = min(fits, key=lambda s: s.capacity)
     else:
-        if len(_slots) >= _MAX_SLOTS:
+        if len(_slots) >= _max_slots():
             if not free:
                 return None
             _slots.remove(min(free, key=lambda s: s.capacity))

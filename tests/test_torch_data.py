@@ -205,3 +205,25 @@ def test_a_forked_copy_of_a_batch_does_not_free_its_slot(monkeypatch: pytest.Mon
     del got
     gc.collect()
     assert not slot.free()
+
+
+def test_worker_slots_follow_the_environment(monkeypatch: pytest.MonkeyPatch):
+    import rrsis_bench.torch_data as td
+
+    monkeypatch.setattr(td, "get_worker_info", lambda: object())
+    monkeypatch.setattr(td, "_slots", [])
+    monkeypatch.setenv("RRSIS_BENCH_WORKER_SLOTS", "0")
+    batch = collate(_pair())
+    assert type(batch) is dict and td._slots == []  # reuse off: fresh shared memory
+    assert batch["image"].is_shared()
+    monkeypatch.setenv("RRSIS_BENCH_WORKER_SLOTS", "1")
+    first, second = collate(_pair()), collate(_pair())
+    assert type(first).__name__ == "_SlotBatch" and type(second) is dict
+    monkeypatch.setenv("RRSIS_BENCH_WORKER_SLOTS", "many")
+    monkeypatch.setattr(td, "_slots", [])
+    with pytest.raises(ValueError) as info:
+        collate(_pair())
+    assert str(info.value) == (
+        "Expected RRSIS_BENCH_WORKER_SLOTS to be a whole number >= 0 (0 turns shared-memory "
+        "reuse off), but got 'many'"
+    )
