@@ -211,9 +211,17 @@ def _bars(ax: Any, groups: Mapping[str, Mapping[str, Any]], title: str) -> None:
         values = [groups[n].get(key) for n in names]
         heights = [float(v) if v is not None else 0.0 for v in values]
         ax.bar(x + offset, heights, width=0.4, label=label)
+    # up to 4 labels flat, up to 8 slanted, more upright (slanted boxes would collide)
+    n = len(names)
     ax.set_xticks(
-        x, names, rotation=45 if len(names) > 4 else 0, ha="right" if len(names) > 4 else "center"
+        x,
+        names,
+        rotation=0 if n <= 4 else 45 if n <= 8 else 90,
+        ha="right" if 4 < n <= 8 else "center",
+        rotation_mode="anchor" if 4 < n <= 8 else "default",
+        fontsize=8 if n > 8 else None,
     )
+    ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)
     ax.set_title(title, fontsize=10)
@@ -250,8 +258,10 @@ def plot_score_report(report: Mapping[str, Any]) -> Any:
             panels.append((title, groups))
     if not panels:
         raise ValueError("the score report has neither Pr@t values nor breakdowns to plot")
-    fig = _figure(5.0 * len(panels), 4.2)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    # a bar panel gets room for its labels: RRSIS-D has 20 categories, NWPU-Refer 32
+    widths = [5.0 if kind == "pr" else max(5.0, 0.3 * len(data) + 1.0) for kind, data in panels]
+    fig = _figure(sum(widths), 4.2)
+    axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=widths)[0]
     for ax, (kind, data) in zip(axes, panels, strict=True):
         if kind == "pr":
             ts = [t for t, _ in data]

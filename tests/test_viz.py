@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -151,3 +152,28 @@ def test_report_of_the_real_scorer_plots(tmp_path: Path):
     labels = [t.get_text() for t in fig.axes[1].get_xticklabels()]
     assert labels == ["(none)", "airport", "ship", "vehicle"]
     fig.savefig(tmp_path / "report.png")
+
+
+def test_category_labels_do_not_overlap_with_twenty_categories():
+    dior = (
+        "airplane airport baseballfield basketballcourt bridge chimney dam "
+        "expressway-service-area expressway-toll-station golffield groundtrackfield harbor "
+        "overpass ship stadium storagetank tenniscourt trainstation vehicle windmill"
+    ).split()
+    report = dict(REPORT)
+    report["breakdowns"] = {
+        "category": {c: {"n": 10, "oiou": 50.0 + i, "miou": 40.0 + i} for i, c in enumerate(dior)}
+    }
+    fig = plot_score_report(report)
+    assert fig.get_figwidth() == pytest.approx(5.0 + 0.3 * 20 + 1.0)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lays the figure out
+    renderer = canvas.get_renderer()
+    labels = fig.axes[1].get_xticklabels()
+    assert [t.get_text() for t in labels] == dior
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert not any(a.overlaps(b) for a, b in itertools.pairwise(boxes))
+    panel = fig.axes[1].get_window_extent(renderer)
+    assert all(b.x1 <= panel.x1 + 1 for b in boxes)  # no label runs past its panel
