@@ -168,6 +168,8 @@ def test_grefer_export_is_faithful(built: Path, tmp_path: Path, expected, mode: 
             if got["empty"]:
                 empty.append(sid)
     assert empty == ["5", "6", "11"]
+    assert all(r["no_target"] == (r["ann_id"] == [-1]) for r in g.refs)
+    assert sum(r["no_target"] for r in g.refs) == 3
     multi = next(r for r in g.refs if r["sentences"][0]["raw"] == "all vehicles")
     assert len(multi["ann_id"]) == 2 and multi["category_id"] == [18]
     assert {r["split"] for r in g.refs} == {"train", "val", "testA"}

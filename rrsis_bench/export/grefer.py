@@ -3,7 +3,7 @@
 Layout written under the export folder (``--as grefcoco`` gives the names ReLA hard-codes)::
 
     <name>/grefs(unc).json    list of refs: {ref_id, ann_id: [ids] | [-1], category_id: [ids],
-                              image_id, split, file_name, sent_ids,
+                              image_id, split, file_name, sent_ids, no_target,
                               sentences: [{raw, sent, sent_id, tokens}]}
     <name>/instances.json     COCO images / annotations / categories (one annotation per object)
     <image_dir>/<file>        the image files, bytes unchanged (G_REFER: images/train2014)
@@ -77,7 +77,9 @@ def write_grefer(
                 reason = "mask_not_an_object" if img.objects else "mask_without_objects"
                 referent_annotation(plan, doc, img, ref, ann_id, category, mode, reason, seg_counts)
                 ann_ids, category_ids = [ann_id], [plan.category_id(category)]
-        refs.append(ref_entry(plan, ref, img, split, ann_ids, category_ids, c, sent_to_sample))
+        entry = ref_entry(plan, ref, img, split, ann_ids, category_ids, c, sent_to_sample)
+        entry["no_target"] = ref.target_type == "none"  # gRefCOCO's refs carry it too
+        refs.append(entry)
     refs_bytes = json.dumps(refs).encode("utf-8")
     return finish_export(
         plan,
