@@ -16,7 +16,8 @@ lists.
 
 Inside ``DataLoader`` workers, :func:`collate` stacks each batch into one of a few blocks of
 shared memory that the worker reuses, instead of the fresh shared memory torch allocates for
-every batch; the main process receives tensors that are views of that block, and the block is
+every batch (without a ``transform``, the dataset's ``__getitems__`` decodes a batch of
+equal-sized images and masks straight into such a block, so nothing is stacked at all); the main process receives tensors that are views of that block, and the block is
 reused once the last of them is gone. The batch reaches your loop as a plain dict, exactly as
 without it. A worker keeps at most 8 such blocks (each about one batch; set
 ``RRSIS_BENCH_WORKER_SLOTS`` to change that, 0 turns reuse off); when all are in use, for
@@ -35,12 +36,15 @@ from __future__ import annotations
 
 import io
 import os
+import weakref
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rrsis_bench import masks
 from rrsis_bench.expressions import ExpressionView
 from rrsis_bench.schema import Rle
 from rrsis_bench.store import BuiltDataset
@@ -133,6 +137,19 @@ class RRSISDataset(_TorchDataset):
         if self.transform is not None:
             sample = self.transform(sample)
         return sample
+
+    def __getitems__(self, indices: list[int]) -> list[Sample]:
+        """The samples of one batch (``DataLoader`` calls this instead of ``__getitem__``).
+
+        Inside a worker and without a transform, images and masks of equal size are decoded
+        straight into a reusable shared-memory slot, which :func:`collate` then hands over
+        without copying; otherwise this is ``[self[i] for i in indices]``.
+        """
+        if self.transform is None and get_worker_info() is not None and indices:
+            samples = _decode_into_slot(self.view, indices)
+            if samples is not None:
+                return samples
+        return [self[i] for i in indices]
 
     @property
     def sample_ids(self) -> list[str]:
@@ -302,52 +319,80 @@ class _Lease:
             self.buffer[0] = 0
 
 
+@dataclass(frozen=True)
+class _SlotView:
+    """A tensor of a slot batch, as pickled: where it lies in the slot."""
+
+    dtype: Any
+    size: tuple[int, ...]
+    stride: tuple[int, ...]
+    offset: int  # storage offset, in elements of ``dtype``
+
+
+def _in_slot(value: Any, slot: _Slot) -> Any:
+    """``value`` with every tensor that lives in ``slot`` replaced by its :class:`_SlotView`."""
+    if isinstance(value, torch.Tensor):
+        if value.device.type == "cpu" and (
+            value.untyped_storage().data_ptr() == slot.buffer.untyped_storage().data_ptr()
+        ):
+            return _SlotView(
+                value.dtype, tuple(value.shape), tuple(value.stride()), int(value.storage_offset())
+            )
+        return value
+    if isinstance(value, dict):
+        return {k: _in_slot(v, slot) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = [_in_slot(v, slot) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
+
+def _from_slot(value: Any, whole: Any) -> Any:
+    """Undo :func:`_in_slot` on the receiving side: views of ``whole`` (the leased slot)."""
+    if isinstance(value, _SlotView):
+        return whole.view(value.dtype).as_strided(value.size, value.stride, value.offset)
+    if isinstance(value, dict):
+        return {k: _from_slot(v, whole) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = [_from_slot(v, whole) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    return value
+
+
 class _SlotBatch(dict[str, Any]):
-    """A worker's batch whose stacked tensors live in a reusable slot (see above)."""
+    """A worker's batch whose stacked tensors live in a reusable slot (see above).
+
+    Pickling sends every tensor that lives in the slot, wherever it is in the batch (also views
+    a collate wrapper made of them), as a leased view. A batch that is collected in the worker
+    without being pickled (a wrapper returned something else) retires its slot: views of it
+    may have escaped, so it is never reused.
+    """
 
     slot: _Slot
     generation: int
-    layout: dict[str, tuple[Any, int, tuple[int, ...], Any, list[int]]]
+    pickled: list[bool]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        in_slot = {}
-        rest = {}
-        for key, value in self.items():
-            spec = self.layout.get(key)
-            if spec is not None and spec[0] is value:
-                in_slot[key] = spec[1:]
-            else:
-                rest[key] = value
+        self.pickled[0] = True
         return (
             _batch_from_slot,
-            (self.slot.buffer, self.generation, in_slot, rest, list(self)),
+            (self.slot.buffer, self.generation, _in_slot(dict(self), self.slot)),
         )
 
 
-def _batch_from_slot(
-    buffer: Any,
-    generation: int,
-    in_slot: dict[str, tuple[int, tuple[int, ...], Any, list[int]]],
-    rest: dict[str, Any],
-    keys: list[str],
-) -> dict[str, Any]:
+def _retire(slot: _Slot, pickled: list[bool]) -> None:
+    if not pickled[0] and slot in _slots:
+        _slots.remove(slot)
+
+
+def _batch_from_slot(buffer: Any, generation: int, batch: dict[str, Any]) -> dict[str, Any]:
     """Unpickle a slot batch: its tensors are views of the slot, which they lease."""
     if int(buffer[8:16].view(torch.int64)[0]) != generation:
         raise RuntimeError(
             "a DataLoader batch was unpickled after its worker reused its memory; "
             "unpickle each batch once, as DataLoader does"
         )
-    whole = torch.from_numpy(np.asarray(_Lease(buffer)))
-    out: dict[str, Any] = {}
-    for key in keys:
-        if key not in in_slot:
-            out[key] = rest[key]
-            continue
-        offset, shape, dtype, order = in_slot[key]
-        nbytes = int(np.prod(shape)) * torch.empty(0, dtype=dtype).element_size()
-        block = whole[_HEADER + offset : _HEADER + offset + nbytes].view(dtype).view(shape)
-        out[key] = block.permute([0, *[order.index(d) + 1 for d in range(len(order))]])
-    return out
+    return _from_slot(batch, torch.from_numpy(np.asarray(_Lease(buffer))))
 
 
 def _collate_into_slot(samples: Sequence[Sample]) -> dict[str, Any] | None:
@@ -374,15 +419,114 @@ def _collate_into_slot(samples: Sequence[Sample]) -> dict[str, Any] | None:
         return None
     slot, generation = taken
     batch = _SlotBatch()
-    batch.slot, batch.generation, batch.layout = slot, generation, {}
+    batch.slot, batch.generation, batch.pickled = slot, generation, [False]
+    weakref.finalize(batch, _retire, slot, batch.pickled)
     for key in samples[0]:
         if key in plans:
             values, order, shape, start, nbytes = plans[key]
-            dtype = values[0].dtype
             raw = slot.buffer[_HEADER + start : _HEADER + start + nbytes]
-            stacked = _fill(values, order, raw.view(dtype).view(shape))
-            batch[key] = stacked
-            batch.layout[key] = (stacked, start, shape, dtype, order)
+            batch[key] = _fill(values, order, raw.view(values[0].dtype).view(shape))
+        else:
+            batch[key] = _collate_key([s[key] for s in samples])
+    return batch
+
+
+class _SlotSamples(list[Sample]):
+    """Samples whose images and masks were decoded side by side into one slot.
+
+    :func:`collate` claims the slot and stacks nothing; a batch that never reaches it (another
+    collate function) retires the slot when these samples are collected, since views of it may
+    have been handed on.
+    """
+
+    slot: _Slot
+    generation: int
+    images: Any  # [B, H, W, 3] uint8 in the slot
+    masks: Any  # [B, W, H] uint8 in the slot (each mask column-major)
+    originals: list[tuple[Any, Any]]
+    claimed: list[bool]
+
+
+def _fill_mask(out: np.ndarray, counts: str) -> bool:
+    """Decode compressed RLE ``counts`` into the contiguous column-major block ``out``."""
+    runs = masks.rle_runs(counts)
+    flat = out.reshape(-1)
+    if runs is None or int(runs.sum()) != flat.size:
+        return False
+    if len(runs) > 4096:  # many runs: one vectorised pass
+        values = np.zeros(len(runs), dtype=np.uint8)
+        values[1::2] = 1
+        flat[:] = np.repeat(values, runs)
+        return True
+    flat[:] = 0
+    ends = np.cumsum(runs)
+    for start, stop in zip((ends - runs)[1::2].tolist(), ends[1::2].tolist(), strict=True):
+        flat[start:stop] = 1
+    return True
+
+
+def _decode_into_slot(view: ExpressionView, indices: list[int]) -> _SlotSamples | None:
+    """A batch decoded into a slot, or ``None`` (sizes differ, no free slot, odd data)."""
+    from PIL import Image
+
+    items = [view[i] for i in indices]
+    h, w = items[0].height, items[0].width
+    if any((it.height, it.width) != (h, w) or tuple(it.rle["size"]) != (h, w) for it in items):
+        return None
+    n = len(items)
+    image_bytes = -(-(n * h * w * 3) // _ALIGN) * _ALIGN
+    taken = _take_slot(image_bytes + n * h * w)
+    if taken is None:
+        return None
+    slot, generation = taken
+    images = slot.buffer[_HEADER : _HEADER + n * h * w * 3].view(n, h, w, 3)
+    start = _HEADER + image_bytes
+    masks_block = slot.buffer[start : start + n * w * h].view(n, w, h)
+    pixels, columns = images.numpy(), masks_block.numpy()
+    for k, it in enumerate(items):
+        with Image.open(io.BytesIO(it.image_bytes)) as im:
+            rgb = im if im.mode == "RGB" else im.convert("RGB")
+            ok = rgb.size == (w, h) and _fill_mask(columns[k], it.rle["counts"])
+            if ok:
+                np.copyto(pixels[k], np.asarray(rgb))
+        if not ok:  # nothing of the slot was handed out: it can be used again
+            slot.flag[0] = 0
+            return None
+    out = _SlotSamples(
+        {
+            "image": images[k].permute(2, 0, 1),
+            "mask": masks_block[k].t(),
+            "text": it.text,
+            "target_type": it.target_type,
+            "sample_id": it.sample_id,
+            "image_id": it.image_id,
+            "categories": it.categories,
+        }
+        for k, it in enumerate(items)
+    )
+    out.slot, out.generation, out.images, out.masks = slot, generation, images, masks_block
+    out.originals = [(s["image"], s["mask"]) for s in out]
+    out.claimed = [False]
+    weakref.finalize(out, _retire, slot, out.claimed)
+    return out
+
+
+def _claim(samples: _SlotSamples) -> _SlotBatch | None:
+    """The batch of samples decoded into a slot, without copying; ``None`` if they changed."""
+    if samples.claimed[0] or any(
+        s.get("image") is not image or s.get("mask") is not mask
+        for s, (image, mask) in zip(samples, samples.originals, strict=True)
+    ):
+        return None
+    samples.claimed[0] = True
+    batch = _SlotBatch()
+    batch.slot, batch.generation, batch.pickled = samples.slot, samples.generation, [False]
+    weakref.finalize(batch, _retire, samples.slot, batch.pickled)
+    for key in samples[0]:
+        if key == "image":
+            batch[key] = samples.images.permute(0, 3, 1, 2)
+        elif key == "mask":
+            batch[key] = samples.masks.permute(0, 2, 1)
         else:
             batch[key] = _collate_key([s[key] for s in samples])
     return batch
@@ -411,6 +555,10 @@ def collate(samples: Sequence[Sample]) -> dict[str, Any]:
     if not samples:
         return {}
     if get_worker_info() is not None:
+        if isinstance(samples, _SlotSamples):
+            claimed = _claim(samples)
+            if claimed is not None:
+                return claimed
         batch = _collate_into_slot(samples)
         if batch is not None:
             return batch

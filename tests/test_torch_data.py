@@ -146,8 +146,8 @@ def test_worker_batches_reuse_shared_slots(monkeypatch: pytest.MonkeyPatch):
     assert got["image"].is_contiguous(memory_format=torch.channels_last)
     slot = td._slots[0]
     assert not slot.free()  # the main process still holds the batch
-    collate(samples)
-    assert len(td._slots) == 2  # so the next batch took a new slot
+    second = collate(samples)
+    assert second.slot is not slot and len(td._slots) == 2  # so the next batch took a new slot
     image = got["image"]
     del got
     gc.collect()
@@ -167,6 +167,46 @@ def test_worker_batches_reuse_shared_slots(monkeypatch: pytest.MonkeyPatch):
     fallback = collate(samples)
     assert type(fallback) is dict and len(td._slots) == 2
     assert torch.equal(fallback["image"], expected["image"])
+    # a batch collected in the worker without being sent (a collate wrapper returned something
+    # else, which may hold views of the slot) retires its slot instead of freeing it
+    retired = second.slot
+    del second
+    gc.collect()
+    assert td._slots == [slot] and not retired.free()
+
+
+def test_views_a_collate_wrapper_makes_keep_their_slot_leased(monkeypatch: pytest.MonkeyPatch):
+    import gc
+
+    import rrsis_bench.torch_data as td
+
+    monkeypatch.setattr(td, "get_worker_info", lambda: object())
+    monkeypatch.setattr(td, "_slots", [])
+    samples = _pair()
+    batch = collate(samples)
+    batch["mask"] = batch["mask"].unsqueeze(1)  # a view of the slot, made in the worker
+    batch["first"] = (batch["image"][0], {"column": batch["mask"][:, 0, :, 2]})
+    batch["other"] = torch.arange(3)
+    rebuild, args = batch.__reduce__()
+    del batch
+    got = rebuild(*args)
+    images = torch.stack([s["image"] for s in samples])
+    masks = torch.stack([s["mask"] for s in samples])
+    assert torch.equal(got["mask"], masks.unsqueeze(1))
+    assert torch.equal(got["first"][0], images[0])
+    assert torch.equal(got["first"][1]["column"], masks[:, :, 2])
+    assert torch.equal(got["other"], torch.arange(3))
+    slot = td._slots[0]
+    mask, column = got["mask"], got["first"][1]["column"]
+    del got
+    gc.collect()
+    assert not slot.free()  # the views keep the slot leased
+    del mask
+    gc.collect()
+    assert not slot.free()
+    del column
+    gc.collect()
+    assert slot.free()
 
 
 def test_batches_stay_intact_when_workers_run_out_of_slots(built: Path, monkeypatch):
@@ -227,3 +267,75 @@ def test_worker_slots_follow_the_environment(monkeypatch: pytest.MonkeyPatch):
         "Expected RRSIS_BENCH_WORKER_SLOTS to be a whole number >= 0 (0 turns shared-memory "
         "reuse off), but got 'many'"
     )
+
+
+def test_worker_batches_decode_straight_into_a_slot(built: Path, monkeypatch: pytest.MonkeyPatch):
+    import gc
+    from types import SimpleNamespace
+
+    import rrsis_bench.torch_data as td
+
+    ds = RRSISDataset(built, "train")
+    single = [ds[i] for i in range(4)]
+    monkeypatch.setattr(td, "get_worker_info", lambda: object())
+    monkeypatch.setattr(td, "_slots", [])
+    samples = ds.__getitems__([0, 1, 2, 3])
+    assert type(samples).__name__ == "_SlotSamples" and len(td._slots) == 1
+    for got, want in zip(samples, single, strict=True):
+        assert torch.equal(got["image"], want["image"]) and torch.equal(got["mask"], want["mask"])
+        assert got["sample_id"] == want["sample_id"]
+    batch = collate(samples)
+    assert type(batch).__name__ == "_SlotBatch" and batch.slot is samples.slot
+    assert len(td._slots) == 1  # nothing was copied into a second slot
+    assert torch.equal(batch["image"], torch.stack([s["image"] for s in single]))
+    assert batch["image"].is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(batch["mask"], torch.stack([s["mask"] for s in single]))
+    rebuild, args = batch.__reduce__()
+    del batch, samples
+    gc.collect()
+    got = rebuild(*args)
+    assert torch.equal(got["mask"], torch.stack([s["mask"] for s in single]))
+    slot = td._slots[0]
+    del got
+    gc.collect()
+    assert slot.free()
+
+    # samples another collate function takes: the slot is retired once they are gone
+    unclaimed = ds.__getitems__([4, 5])
+    assert unclaimed.slot is slot
+    stacked = torch.utils.data.default_collate([{"mask": s["mask"]} for s in unclaimed])
+    assert torch.equal(stacked["mask"], torch.stack([ds[4]["mask"], ds[5]["mask"]]))
+    del unclaimed
+    gc.collect()
+    assert td._slots == []
+
+    # samples a wrapper changed are stacked by copying; their own slot is retired
+    changed = ds.__getitems__([0, 1])
+    changed[0]["image"] = changed[0]["image"].clone()
+    copied = collate(changed)
+    assert copied.slot is not changed.slot
+    assert torch.equal(copied["image"], torch.stack([single[0]["image"], single[1]["image"]]))
+    first = changed.slot
+    del changed
+    gc.collect()
+    assert td._slots == [copied.slot] and first not in td._slots
+
+    # a size the batch does not share, or a mask of another size: one sample at a time
+    items = [ds.view[i] for i in range(3)]
+    odd = SimpleNamespace(**{k: getattr(items[2], k) for k in ("height", "text", "sample_id")})
+    odd.width, odd.rle = 32, items[2].rle
+    assert td._decode_into_slot([items[0], items[1], odd], [0, 1, 2]) is None
+    assert len(td._slots) == 1  # refused before taking a slot
+    # an image whose pixels are not the size the build recorded: the slot is given back unused
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (10, 10)).save(buf, "PNG")
+    liar = SimpleNamespace(height=items[2].height, width=items[2].width, rle=items[2].rle)
+    liar.image_bytes = buf.getvalue()
+    assert td._decode_into_slot([items[0], liar], [0, 1]) is None
+    assert len(td._slots) == 2 and td._slots[1].free()
+    plain = RRSISDataset(built, "train", transform=lambda s: s).__getitems__([0, 1])
+    assert type(plain) is list
