@@ -250,3 +250,10 @@ def test_grefcoco_layout_suggests_grefer_and_a_split_map(tmp_path: Path) -> None
         f"rrsis-bench build grefer --raw {tmp_path / 'export'} -o name=grefcoco -o split_by=unc "
         "-o split_map=testA:<train|val|test>"
     ]
+    # with a pickled copy beside the JSON, the pickle is what a build (and G_REFER) reads
+    import json
+
+    refs = json.loads((tmp_path / "export/grefcoco/grefs(unc).json").read_text())
+    (tmp_path / "export/grefcoco/grefs(unc).p").write_bytes(pickle.dumps(refs, protocol=2))
+    (both,) = inspect_raw(tmp_path / "export").refer
+    assert both.refs_file == "grefcoco/grefs(unc).p" and both.ann_id == {"list": 12}

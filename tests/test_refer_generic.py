@@ -176,10 +176,17 @@ def test_unknown_split_value_names_the_assumption(tmp_path: Path) -> None:
         "split_map: 'testA' is not <value>:<split>; write e.g. -o split_map=testA:test,testB:test"
     )
     with pytest.raises(OptionError) as bad:
-        build("refer", tmp_path / "raw", tmp_path / "o2", split_map="testA:dev")
+        build("refer", tmp_path / "raw", tmp_path / "o2", split_map="testA:holdout")
     assert str(bad.value) == (
-        "split_map: 'testA' is mapped to 'dev', which is not one of train, val, test"
+        "split_map: 'testA' is mapped to 'holdout', which is not one of train, val, test"
     )
+    # split names the format accepts elsewhere are accepted here too; values need not be text
+    for r in refs:
+        if r["image_id"] == 5:
+            r["split"] = 7
+    path.write_bytes(pickle.dumps(refs, protocol=2))
+    mapped = build("refer", tmp_path / "raw", tmp_path / "o3", split_map="7:validation")
+    assert mapped.counts["val"]["expressions"] == 3
 
 
 def _to_grefer(raw: Path, suffix: str = "json") -> Path:
@@ -243,10 +250,27 @@ def test_grefer_assumptions(tmp_path: Path) -> None:
     write_json(path, good)
     with pytest.raises(AssumptionError) as info:
         build("grefer", tmp_path / "raw", tmp_path / "out")
-    assert "no_target is true exactly when ann_id is [-1]; found 1 refs whose no_target " in str(
-        info.value
+    assert (
+        "no_target is true or false, and true exactly when ann_id is [-1]; found 1 refs whose "
+        "no_target disagrees with their ann_id" in str(info.value)
     )
     assert "{'ref_id': 1003, 'ann_id': [103], 'no_target': True}" in str(info.value)
+    for r in good:
+        r["no_target"] = {1003: False, 1005: "true"}.get(r["ref_id"], r["no_target"])
+    write_json(path, good)
+    with pytest.raises(AssumptionError) as info:
+        build("grefer", tmp_path / "raw", tmp_path / "out")
+    assert "{'ref_id': 1005, 'ann_id': [-1], 'no_target': 'true'}" in str(info.value)
+    other = tmp_path / "raw" / "second" / "grefs(unc).json"
+    write_json(other, [])
+    with pytest.raises(DatasetNotFoundError) as several:
+        build("grefer", tmp_path / "raw", tmp_path / "out")
+    assert str(several.value) == (
+        f"{tmp_path / 'raw'}: cannot tell which gRefCOCO release to read (grefs(<split_by>).p "
+        "or grefs(<split_by>).json files found: several: georef/grefs(umd).json, "
+        "second/grefs(unc).json); pass -o name=<annotation folder> -o split_by=<splitBy>"
+    )
+    other.unlink()
     (tmp_path / "raw" / "georef" / "grefs(umd).json").unlink()
     with pytest.raises(DatasetNotFoundError) as missing:
         build("grefer", tmp_path / "raw", tmp_path / "out")

@@ -410,3 +410,19 @@ def test_images_are_real_jpegs(releases):
     f = next((r.root / "image" / "image").iterdir())
     img = Image.open(io.BytesIO(f.read_bytes()))
     assert (img.format, img.mode, img.size) == ("JPEG", "RGB", (SIZE, SIZE))
+
+
+def test_truth_streams_into_a_pipe(releases, tmp_path):
+    import os
+    import threading
+
+    r = releases["rrsis-d"]
+    fifo = tmp_path / "truth.fifo"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.extend(open(fifo, encoding="utf-8")))
+    reader.start()
+    r.write_truth(fifo)  # no --overwrite needed: a pipe is not a file to replace
+    reader.join(timeout=30)
+    assert [json.loads(line)["key"] for line in got] == [t.key for t in r.truth]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["truth.fifo"]

@@ -361,6 +361,8 @@ def inspect_raw(raw: str | Path, examples: int = 2) -> RawInspection:
     if root != given:
         out.extracted_to = str(root)
     for p in files:
+        if p.suffix == ".json" and p.with_suffix(".p").is_file():
+            continue  # grefs(<split_by>).p beside it is the one read (as G_REFER does)
         if _REFS.match(p.name):
             out.refer.append(_inspect_refer(p, root, examples))
         elif is_archive(p.name):

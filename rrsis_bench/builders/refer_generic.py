@@ -30,9 +30,9 @@ from rrsis_bench.builders.refer import ReferBuilder
 from rrsis_bench.builders.refer_layout import ReferFiles
 from rrsis_bench.builders.refer_parse import RawRef, load_json, parse_refs
 from rrsis_bench.card import CardInfo
-from rrsis_bench.errors import DatasetNotFoundError, OptionError
+from rrsis_bench.errors import DatasetNotFoundError, OptionError, UnknownNameError
 from rrsis_bench.registry import DatasetSpec, register
-from rrsis_bench.schema import SPLITS
+from rrsis_bench.schema import SPLITS, normalize_split
 
 _REFS = re.compile(r"^refs\((?P<split_by>[^()]+)\)\.p$")
 _GREFS = re.compile(r"^grefs\((?P<split_by>[^()]+)\)\.(?:json|p)$")
@@ -76,11 +76,12 @@ def parse_split_map(value: Any) -> dict[str, str]:
             pairs.append((raw.strip(), ours.strip()))
     out: dict[str, str] = {}
     for raw, ours in pairs:
-        if ours not in SPLITS:
+        try:
+            out[str(raw)] = normalize_split(str(ours))
+        except UnknownNameError:
             raise OptionError(
                 f"split_map: {raw!r} is mapped to {ours!r}, which is not one of {', '.join(SPLITS)}"
-            )
-        out[str(raw)] = ours
+            ) from None
     return out
 
 
@@ -129,6 +130,7 @@ class GenericReferBuilder(ReferBuilder):
 
     def _detect(self, raw: Path) -> None:
         found: list[tuple[str, str]] = []
+        names: list[str] = []
         if raw.is_dir():
             candidates = [
                 p
@@ -149,17 +151,11 @@ class GenericReferBuilder(ReferBuilder):
                 if self.split_by is not None and m["split_by"] != self.split_by:
                     continue
                 found.append((folder, m["split_by"]))
+                names.append(f"{folder or '.'}/{p.name}")
         found = sorted(set(found))
         shown = " or ".join(t.replace("{split_by}", "<split_by>") for t in self.refs_templates)
         if len(found) != 1:
-            what = (
-                "several: "
-                + ", ".join(
-                    f"{f or '.'}/{self.refs_templates[0].format(split_by=s)}" for f, s in found
-                )
-                if found
-                else "none"
-            )
+            what = "several: " + ", ".join(sorted(set(names))) if found else "none"
             raise DatasetNotFoundError(
                 f"{raw}: cannot tell which {self.layout_name} release to read ({shown} files "
                 f"found: {what}); pass -o name=<annotation folder> -o split_by=<splitBy>"

@@ -155,10 +155,12 @@ def _ann_ids(value: Any) -> list[str] | None:
 
 
 def _split(value: Any, split_map: Mapping[str, str] | None = None) -> str | None:
+    if split_map and str(value) in split_map:
+        return split_map[str(value)]
     if not isinstance(value, str):
         return None
     try:
-        return normalize_split((split_map or {}).get(value, value))
+        return normalize_split(value)
     except UnknownNameError:
         return None
 
@@ -224,10 +226,17 @@ def parse_refs(
             f"refs listing {no_target_id} beside other annotations",
             ("ref_id", "ann_id"),
         )
+
+        def disagrees(r: dict[str, Any]) -> bool:
+            if "no_target" not in r:
+                return False
+            flag = r["no_target"]
+            return not isinstance(flag, bool) or flag != (listed(r) == [no_target_id])
+
         _check(
             refs,
-            lambda r: "no_target" in r and bool(r["no_target"]) != (listed(r) == [no_target_id]),
-            f"no_target is true exactly when ann_id is [{no_target_id}]",
+            disagrees,
+            f"no_target is true or false, and true exactly when ann_id is [{no_target_id}]",
             path,
             "refs whose no_target disagrees with their ann_id",
             ("ref_id", "ann_id", "no_target"),

@@ -80,19 +80,26 @@ class SynthResult:
     def write_truth(self, path: Path, overwrite: bool = False) -> None:
         """Write the truth as JSON Lines (one expression per line, generation order).
 
-        The file is written beside ``path`` and renamed into place when complete.
+        The file is written beside ``path`` and renamed into place when complete; a pipe or a
+        device (``/dev/stdout``) is written to directly.
 
         Raises:
             OutputExistsError: ``path`` exists and ``overwrite`` is false, or is a folder.
         """
         path = Path(path)
         check_truth_output(path, overwrite)
+        lines = (
+            json.dumps(t.to_json(), ensure_ascii=False, sort_keys=True) + "\n" for t in self.truth
+        )
+        if path.exists() and not path.is_file():  # a pipe or a device (/dev/stdout): stream
+            with open(path, "w", encoding="utf-8") as f:
+                f.writelines(lines)
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
         try:
             with open(tmp, "w", encoding="utf-8") as f:
-                for t in self.truth:
-                    f.write(json.dumps(t.to_json(), ensure_ascii=False, sort_keys=True) + "\n")
+                f.writelines(lines)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
@@ -102,11 +109,11 @@ def check_truth_output(path: Path, overwrite: bool) -> None:
     """Fail early unless the truth file ``path`` may be written.
 
     Raises:
-        OutputExistsError: ``path`` is a folder, or exists and ``overwrite`` is false.
+        OutputExistsError: ``path`` is a folder, or a file and ``overwrite`` is false.
     """
     if path.is_dir():
         raise OutputExistsError(f"{path} is a folder; --truth names the JSONL file to write")
-    if path.exists() and not overwrite:
+    if path.is_file() and not overwrite:
         raise OutputExistsError(f"{path} already exists; pass --overwrite to replace it")
 
 
