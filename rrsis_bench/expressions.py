@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -31,6 +30,7 @@ from rrsis_bench.errors import (
     RRSISBenchError,
     UnknownNameError,
 )
+from rrsis_bench.images import open_image
 from rrsis_bench.schema import TARGET_TYPES, Rle
 from rrsis_bench.shard_images import ShardImageReader
 from rrsis_bench.store import BuiltDataset, iter_shard_rows, open_dataset
@@ -141,9 +141,7 @@ class Expression:
     @cached_property
     def image(self) -> Any:
         """The image as a ``PIL.Image`` in RGB mode (decoded on first access)."""
-        from PIL import Image
-
-        with Image.open(io.BytesIO(self.image_bytes)) as im:
+        with open_image(self.image_bytes) as im:
             return im.convert("RGB")
 
     @property

@@ -23,6 +23,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,26 @@ def scan_bytes(data: bytes, deep: bool = False) -> ImageScan:
     if problem is None and deep:
         problem = _decode_problem(data)
     return ImageScan(digest, len(data), fmt, width, height, problem)
+
+
+_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def open_image(data: bytes) -> Any:
+    """``PIL.Image.open`` on encoded bytes, going straight to the plugin their magic names.
+
+    Pillow otherwise tries its plugins in turn; for a TIFF that costs about 0.8 ms of a 3.6 ms
+    open-and-decode of a 512×512 tile. Other formats are left to Pillow to recognise.
+    """
+    from PIL import Image
+
+    formats = next(([name] for magic, name in _MAGIC if data.startswith(magic)), None)
+    return Image.open(io.BytesIO(data), formats=formats)
 
 
 def _pil_size(data: bytes) -> tuple[int, int, str]:

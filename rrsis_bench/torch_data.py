@@ -34,7 +34,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -46,6 +45,7 @@ import numpy as np
 
 from rrsis_bench import masks
 from rrsis_bench.expressions import ExpressionView
+from rrsis_bench.images import open_image
 from rrsis_bench.schema import Rle
 from rrsis_bench.store import BuiltDataset
 
@@ -65,9 +65,8 @@ __all__ = ["RRSISDataset", "Sample", "Transform", "collate"]
 
 
 def _decode_rgb(data: bytes) -> np.ndarray:
-    from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as im:
+    with open_image(data) as im:
         rgb = im if im.mode == "RGB" else im.convert("RGB")
         return np.array(rgb)
 
@@ -467,8 +466,6 @@ def _fill_mask(out: np.ndarray, counts: str) -> bool:
 
 def _decode_into_slot(view: ExpressionView, indices: list[int]) -> _SlotSamples | None:
     """A batch decoded into a slot, or ``None`` (sizes differ, no free slot, odd data)."""
-    from PIL import Image
-
     items = [view[i] for i in indices]
     h, w = items[0].height, items[0].width
     if any((it.height, it.width) != (h, w) or tuple(it.rle["size"]) != (h, w) for it in items):
@@ -484,7 +481,7 @@ def _decode_into_slot(view: ExpressionView, indices: list[int]) -> _SlotSamples 
     masks_block = slot.buffer[start : start + n * w * h].view(n, w, h)
     pixels, columns = images.numpy(), masks_block.numpy()
     for k, it in enumerate(items):
-        with Image.open(io.BytesIO(it.image_bytes)) as im:
+        with open_image(it.image_bytes) as im:
             rgb = im if im.mode == "RGB" else im.convert("RGB")
             ok = rgb.size == (w, h) and _fill_mask(columns[k], it.rle["counts"])
             if ok:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from rrsis_bench.images import scan_bytes, scan_file, sha256_file
+from rrsis_bench.images import open_image, scan_bytes, scan_file, sha256_file
 
 
 def _encode(fmt: str, size: tuple[int, int] = (11, 7), **kw: object) -> bytes:
@@ -93,3 +93,26 @@ def test_garbage_and_deep(tmp_path: Path) -> None:
     p = tmp_path / "x.png"
     p.write_bytes(data)
     assert scan_file(p).sha256 == sha256_file(p) == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "opened"),
+    [("JPEG", "JPEG"), ("PNG", "PNG"), ("TIFF", "TIFF"), ("BMP", "BMP"), ("GIF", "GIF")],
+)
+def test_open_image_goes_to_the_plugin_the_magic_names(fmt: str, opened: str):
+    with open_image(_encode(fmt)) as im:
+        assert (im.format, im.size) == (opened, (11, 7))
+
+
+def test_open_image_tries_only_the_named_plugin(monkeypatch: pytest.MonkeyPatch):
+    seen = []
+    real = Image.open
+
+    def spy(fp, mode="r", formats=None):
+        seen.append(formats)
+        return real(fp, mode, formats)
+
+    monkeypatch.setattr(Image, "open", spy)
+    for fmt in ("TIFF", "JPEG", "PNG", "BMP"):
+        open_image(_encode(fmt)).close()
+    assert seen == [["TIFF"], ["JPEG"], ["PNG"], None]

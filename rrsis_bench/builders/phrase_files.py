@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import io
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from rrsis_bench import masks
-from rrsis_bench.images import scan_bytes
+from rrsis_bench.images import open_image, scan_bytes
 from rrsis_bench.progress import track
 from rrsis_bench.schema import Rle
 
@@ -75,9 +74,7 @@ class SampleJob:
 
 def pixel_sha256(data: bytes) -> str:
     """sha256 of an image's decoded pixels (mode, size and raw pixel bytes)."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as im:
+    with open_image(data) as im:
         im.load()
         h = hashlib.sha256(f"{im.mode}|{im.width}x{im.height}|".encode())
         h.update(im.tobytes())
@@ -105,9 +102,8 @@ def read_image(path: str, deep: bool = False) -> ImageResult:
 
 
 def _mask_array(data: bytes) -> tuple[np.ndarray, str | None]:
-    from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as im:
+    with open_image(data) as im:
         im.load()
         note = None
         frames = int(getattr(im, "n_frames", 1))
