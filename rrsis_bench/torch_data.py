@@ -144,7 +144,8 @@ class RRSISDataset(_TorchDataset):
         straight into a reusable shared-memory slot, which :func:`collate` then hands over
         without copying; otherwise this is ``[self[i] for i in indices]``.
         """
-        if self.transform is None and get_worker_info() is not None and indices:
+        indices = list(indices)  # a batch sampler may give an array or a tensor
+        if self.transform is None and get_worker_info() is not None and len(indices) > 0:
             samples = _decode_into_slot(self.view, indices)
             if samples is not None:
                 return samples
@@ -255,6 +256,7 @@ class _Slot:
     """A block of shared memory a worker reuses for successive batches."""
 
     def __init__(self, nbytes: int):
+        nbytes = -(-nbytes // _ALIGN) * _ALIGN  # any dtype can view any part of it
         storage = torch.UntypedStorage._new_shared(_HEADER + nbytes)
         self.buffer = torch.empty(0, dtype=torch.uint8).set_(storage)
         head = self.buffer[:_HEADER].numpy()
@@ -445,6 +447,9 @@ class _SlotSamples(list[Sample]):
     originals: list[tuple[Any, Any]]
     claimed: list[bool]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (list(self),))  # sent as they are (another collate_fn): a plain list
+
 
 def _fill_mask(out: np.ndarray, counts: str) -> bool:
     """Decode compressed RLE ``counts`` into the contiguous column-major block ``out``."""
@@ -481,12 +486,16 @@ def _decode_into_slot(view: ExpressionView, indices: list[int]) -> _SlotSamples 
     masks_block = slot.buffer[start : start + n * w * h].view(n, w, h)
     pixels, columns = images.numpy(), masks_block.numpy()
     for k, it in enumerate(items):
-        with open_image(it.image_bytes) as im:
-            rgb = im if im.mode == "RGB" else im.convert("RGB")
-            ok = rgb.size == (w, h) and _fill_mask(columns[k], it.rle["counts"])
-            if ok:
-                np.copyto(pixels[k], np.asarray(rgb))
-        if not ok:  # nothing of the slot was handed out: it can be used again
+        try:
+            with open_image(it.image_bytes) as im:
+                rgb = im if im.mode == "RGB" else im.convert("RGB")
+                ok = rgb.size == (w, h) and _fill_mask(columns[k], it.rle["counts"])
+                if ok:
+                    np.copyto(pixels[k], np.asarray(rgb))
+        except BaseException:
+            slot.flag[0] = 0  # nothing of the slot was handed out: it can be used again
+            raise
+        if not ok:
             slot.flag[0] = 0
             return None
     out = _SlotSamples(
@@ -510,9 +519,13 @@ def _decode_into_slot(view: ExpressionView, indices: list[int]) -> _SlotSamples 
 
 def _claim(samples: _SlotSamples) -> _SlotBatch | None:
     """The batch of samples decoded into a slot, without copying; ``None`` if they changed."""
-    if samples.claimed[0] or any(
-        s.get("image") is not image or s.get("mask") is not mask
-        for s, (image, mask) in zip(samples, samples.originals, strict=True)
+    if (
+        samples.claimed[0]
+        or len(samples) != len(samples.originals)
+        or any(
+            s.get("image") is not image or s.get("mask") is not mask
+            for s, (image, mask) in zip(samples, samples.originals, strict=True)
+        )
     ):
         return None
     samples.claimed[0] = True
@@ -542,6 +555,10 @@ def collate(samples: Sequence[Sample]) -> dict[str, Any]:
 
     An image batch is ``[B, 3, H, W]`` in channels-last memory format (call ``.contiguous()`` for
     the default layout); masks are ``[B, H, W]``.
+
+    A collate wrapper in a worker may change the returned dict and put views of its tensors in
+    it; it should not also return one of those tensors outside the dict, which would not keep
+    the worker from reusing its memory once the dict's tensors are gone.
 
     Example:
         >>> import torch

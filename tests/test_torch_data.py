@@ -339,3 +339,37 @@ def test_worker_batches_decode_straight_into_a_slot(built: Path, monkeypatch: py
     assert len(td._slots) == 2 and td._slots[1].free()
     plain = RRSISDataset(built, "train", transform=lambda s: s).__getitems__([0, 1])
     assert type(plain) is list
+
+
+def test_fast_path_edge_cases(built: Path, monkeypatch: pytest.MonkeyPatch):
+    from types import SimpleNamespace
+
+    import rrsis_bench.torch_data as td
+
+    ds = RRSISDataset(built, "train")
+    want = [ds[i] for i in range(3)]
+    monkeypatch.setattr(td, "get_worker_info", lambda: object())
+    monkeypatch.setattr(td, "_slots", [])
+    # indices as a numpy array (a batch sampler may give one)
+    samples = ds.__getitems__(np.arange(3))
+    assert [s["sample_id"] for s in samples] == [w["sample_id"] for w in want]
+    # a wrapper that drops samples: stacked by copying, still correct
+    del samples[2:]
+    shorter = collate(samples)
+    assert shorter.slot is not samples.slot
+    assert torch.equal(shorter["mask"], torch.stack([want[0]["mask"], want[1]["mask"]]))
+    # slot capacities are whole multiples of the alignment, so any dtype can view them
+    assert td._Slot(217).capacity == 256
+    # an image that cannot be decoded: the error surfaces and the slot is free again
+    bad = SimpleNamespace(height=48, width=64, rle=ds.view[0].rle, image_bytes=b"not an image")
+    with pytest.raises(Exception, match="cannot identify image file"):
+        td._decode_into_slot([ds.view[0], bad], [0, 1])
+    assert td._slots[-1].free()
+
+
+def test_numpy_batch_sampler_with_workers(built: Path):
+    ds = RRSISDataset(built, "train")
+    batches = [np.arange(i, min(i + 3, len(ds))) for i in range(0, len(ds), 3)]
+    loader = DataLoader(ds, batch_sampler=batches, num_workers=2, collate_fn=collate)
+    got = [sid for b in loader for sid in b["sample_id"]]
+    assert got == ds.sample_ids
