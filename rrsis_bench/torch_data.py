@@ -330,34 +330,43 @@ class _SlotView:
     offset: int  # storage offset, in elements of ``dtype``
 
 
+def _map_leaves(value: Any, fn: Callable[[Any], Any]) -> Any:
+    """``value`` with ``fn`` applied to every leaf of its nested dicts, lists and tuples."""
+    if isinstance(value, dict):
+        return {k: _map_leaves(v, fn) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        items = [_map_leaves(v, fn) for v in value]
+        return items if isinstance(value, list) else tuple(items)
+    return fn(value)
+
+
 def _in_slot(value: Any, slot: _Slot) -> Any:
     """``value`` with every tensor that lives in ``slot`` replaced by its :class:`_SlotView`."""
-    if isinstance(value, torch.Tensor):
-        if value.device.type == "cpu" and (
-            value.untyped_storage().data_ptr() == slot.buffer.untyped_storage().data_ptr()
+    ptr = slot.buffer.untyped_storage().data_ptr()
+
+    def spec(leaf: Any) -> Any:
+        if (
+            isinstance(leaf, torch.Tensor)
+            and leaf.device.type == "cpu"
+            and leaf.untyped_storage().data_ptr() == ptr
         ):
             return _SlotView(
-                value.dtype, tuple(value.shape), tuple(value.stride()), int(value.storage_offset())
+                leaf.dtype, tuple(leaf.shape), tuple(leaf.stride()), int(leaf.storage_offset())
             )
-        return value
-    if isinstance(value, dict):
-        return {k: _in_slot(v, slot) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        items = [_in_slot(v, slot) for v in value]
-        return items if isinstance(value, list) else tuple(items)
-    return value
+        return leaf
+
+    return _map_leaves(value, spec)
 
 
 def _from_slot(value: Any, whole: Any) -> Any:
     """Undo :func:`_in_slot` on the receiving side: views of ``whole`` (the leased slot)."""
-    if isinstance(value, _SlotView):
-        return whole.view(value.dtype).as_strided(value.size, value.stride, value.offset)
-    if isinstance(value, dict):
-        return {k: _from_slot(v, whole) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        items = [_from_slot(v, whole) for v in value]
-        return items if isinstance(value, list) else tuple(items)
-    return value
+
+    def view(leaf: Any) -> Any:
+        if isinstance(leaf, _SlotView):
+            return whole.view(leaf.dtype).as_strided(leaf.size, leaf.stride, leaf.offset)
+        return leaf
+
+    return _map_leaves(value, view)
 
 
 class _SlotBatch(dict[str, Any]):
